@@ -1,0 +1,548 @@
+"""Reading and writing images.
+
+Inputs of any common kind (8/16-bit, palette, gray, CMYK, alpha, rotated by
+EXIF, tagged with an ICC profile) become plain sRGB images; outputs are
+written atomically so a failed or interrupted save never leaves a truncated
+file or destroys an older one.
+
+Tensors at the boundaries are RGB float32 in [0, 1] of shape (1, 3, H, W).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import BinaryIO, Union
+
+import numpy as np
+import torch
+from PIL import Image, ImageCms, ImageOps
+
+from painterly.errors import (
+    ImageError,
+    ImageNotFoundError,
+    ImageTooLargeError,
+    OutputError,
+    PainterlyError,
+    UsageError,
+)
+from painterly.imaging.resize import resize_long_side
+
+#: Default limit on decoded pixels: 40 MP is about a 7700 x 5200 photo, far
+#: more than style transfer can use, yet 160 MB of RGB floats per copy.
+DEFAULT_MAX_PIXELS = 40_000_000
+
+#: Output file extensions and the Pillow format each one writes.
+OUTPUT_FORMATS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".webp": "WEBP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".bmp": "BMP",
+}
+
+ImageSource = Union[str, os.PathLike, Image.Image, torch.Tensor, BinaryIO]
+
+_SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+
+# Pillow's decompression-bomb limit is a module global. We lift it while we
+# open and decode so that our own max_pixels (checked from the header before
+# decoding) is the only limit; the lock keeps concurrent calls from restoring
+# it under each other's feet.
+_PIL_LIMIT_LOCK = threading.RLock()
+
+
+class _PilLimitLifted:
+    def __enter__(self) -> None:
+        _PIL_LIMIT_LOCK.acquire()
+        self._saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+
+    def __exit__(self, *exc: object) -> None:
+        Image.MAX_IMAGE_PIXELS = self._saved
+        _PIL_LIMIT_LOCK.release()
+
+
+def _corrupt(name: str) -> ImageError:
+    return ImageError(f"cannot read image {name}: not an image or corrupt")
+
+
+def _check_pixels(size: tuple[int, int], max_pixels: int | None, name: str) -> None:
+    width, height = size
+    if width < 1 or height < 1:
+        raise ImageError(f"image {name} is empty ({width}x{height} pixels)")
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageTooLargeError(
+            f"image {name} is {width}x{height} = {width * height:,} pixels, over the "
+            f"limit of {max_pixels:,}; shrink it first or raise max_pixels"
+        )
+
+
+@lru_cache(maxsize=1)
+def _srgb_profile() -> ImageCms.ImageCmsProfile:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+def _apply_icc(img: Image.Image, icc: bytes | None) -> Image.Image:
+    """Convert pixels from their embedded ICC profile to sRGB.
+
+    Best effort: a broken, unsupported or mismatched profile leaves the image
+    unconverted, because showing slightly-off colours beats refusing a photo.
+    """
+    if not icc or img.mode not in ("RGB", "RGBA", "L", "LA", "CMYK"):
+        return img
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        # Skip sRGB profiles: converting to our own sRGB would only add
+        # rounding noise (and differ by a level here and there).
+        if "srgb" in (profile.profile.profile_description or "").lower():
+            return img
+        alpha = img.getchannel("A") if img.mode in ("RGBA", "LA") else None
+        color = img.convert(img.mode[:-1]) if alpha is not None else img
+        out = ImageCms.profileToProfile(color, profile, _srgb_profile(), outputMode="RGB")
+        if out is None:  # only returned for inPlace=True; keeps type checkers quiet
+            return img
+        if alpha is not None:
+            out.putalpha(alpha)
+        return out
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return img
+
+
+def _sixteen_bit_to_l(img: Image.Image) -> Image.Image:
+    # Pillow's convert("L") clips these modes at 255 instead of scaling, so a
+    # 16-bit mid-gray (32768) would come out white. Scale by 255/65535 = 1/257
+    # (which maps 0 -> 0 and 65535 -> 255 exactly). Mode "I" is 32-bit, but
+    # Pillow uses it for 16-bit data (PGM, old PNG readers); values beyond 16
+    # bits are treated as the full range of the image instead.
+    arr = np.asarray(img).astype(np.float64)
+    arr = np.clip(arr, 0, None)
+    top = arr.max(initial=0.0)
+    scale = 255.0 / top if top > 65535 else 1.0 / 257.0
+    return Image.fromarray(np.round(arr * scale).clip(0, 255).astype(np.uint8), mode="L")
+
+
+def _float_to_l(img: Image.Image) -> Image.Image:
+    # Float images have no agreed range: treat [0, 1] data as such and
+    # anything larger as 8-bit levels (Pillow's own convention).
+    arr = np.nan_to_num(np.asarray(img).astype(np.float64), nan=0.0)
+    if arr.size and arr.max() <= 1.0:
+        arr = arr * 255.0
+    return Image.fromarray(np.round(arr).clip(0, 255).astype(np.uint8), mode="L")
+
+
+def _simplify_mode(img: Image.Image) -> Image.Image:
+    """Reduce exotic modes to RGB, RGBA, L, LA or CMYK (what ICC handles)."""
+    mode = img.mode
+    if mode in _SIXTEEN_BIT_MODES:
+        return _sixteen_bit_to_l(img)
+    if mode == "F":
+        return _float_to_l(img)
+    if mode in ("RGB", "RGBA", "L", "LA", "CMYK") and "transparency" not in img.info:
+        return img
+    if mode in ("P", "PA", "RGBa", "RGBX") or "transparency" in img.info:
+        # Palette transparency and tRNS colour keys become a real alpha
+        # channel, composited later like any other.
+        has_alpha = mode in _ALPHA_MODES or "transparency" in img.info
+        return img.convert("RGBA" if has_alpha else "RGB")
+    if mode == "La":
+        return img.convert("LA")
+    if mode == "1":
+        return img.convert("L")
+    return img
+
+
+def _to_rgb(img: Image.Image, name: str) -> Image.Image:
+    """Final conversion to RGB: alpha composited over white."""
+    if img.mode == "RGB":
+        return img
+    if img.mode in _ALPHA_MODES:
+        # Over white rather than black: transparent areas of logos and
+        # scans are meant to be paper, and black would read as dark content.
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if img.mode == "LAB":
+        try:
+            lab = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB"))
+            out = ImageCms.profileToProfile(img, lab, _srgb_profile(), outputMode="RGB")
+            if out is not None:
+                return out
+        except (ImageCms.PyCMSError, ValueError):
+            pass
+    try:
+        return img.convert("RGB")
+    except (ValueError, OSError) as exc:
+        raise ImageError(
+            f"cannot read image {name}: unsupported colour mode {img.mode}"
+        ) from exc
+
+
+def _normalize(img: Image.Image, name: str) -> Image.Image:
+    """Orientation, colour profile and mode of a loaded image -> sRGB RGB."""
+    icc = img.info.get("icc_profile")
+    try:
+        img = ImageOps.exif_transpose(img)
+    except Exception:  # noqa: BLE001 - malformed EXIF should not lose the image
+        pass
+    img = _simplify_mode(img)
+    img = _apply_icc(img, icc)
+    return _to_rgb(img, name)
+
+
+def _tensor_to_pil(tensor: torch.Tensor) -> Image.Image:
+    if tensor.dim() == 4:
+        if tensor.shape[0] != 1:
+            raise ImageError(
+                f"expected a single image, got a batch of {tensor.shape[0]} "
+                f"(shape {tuple(tensor.shape)}); save them one at a time"
+            )
+        tensor = tensor[0]
+    if tensor.dim() != 3 or tensor.shape[0] not in (1, 3):
+        raise ImageError(
+            f"expected an image tensor of shape (3, H, W) or (1, 3, H, W), "
+            f"got {tuple(tensor.shape)}"
+        )
+    if tensor.shape[-1] < 1 or tensor.shape[-2] < 1:
+        raise ImageError(f"image tensor is empty: shape {tuple(tensor.shape)}")
+    if tensor.shape[0] == 1:
+        tensor = tensor.expand(3, -1, -1)
+    data = tensor.detach().to("cpu", torch.float32)
+    # nan_to_num: a diverged optimisation should still save something visible
+    # (NaN would become an arbitrary byte after the uint8 cast).
+    data = torch.nan_to_num(data, nan=0.0).clamp(0.0, 1.0).mul(255.0).round()
+    arr = data.to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
+    return Image.fromarray(arr, mode="RGB")
+
+
+def _source_name(source: object) -> str:
+    name = getattr(source, "name", None)
+    return str(name) if isinstance(name, (str, os.PathLike)) else "<stream>"
+
+
+def _open_file(source: str | os.PathLike | BinaryIO, name: str, max_pixels: int | None) -> Image.Image:
+    try:
+        with _PilLimitLifted():
+            with Image.open(source) as img:
+                _check_pixels(img.size, max_pixels, name)
+                # Animated GIF/PNG/WebP: use the first frame. open() starts
+                # there already; is_animated peeks at frame 1, so go back.
+                if getattr(img, "is_animated", False):
+                    img.seek(0)
+                # Decode now, inside the try, so a truncated file fails here
+                # with a clear message rather than deep inside a later step.
+                img.load()
+                result = _normalize(img, name)
+                # Closing the file destroys the decoded core of `img`, so
+                # never hand back the very object the `with` closes.
+                return img.copy() if result is img else result
+    except (PainterlyError, MemoryError):
+        raise
+    except PermissionError as exc:
+        raise ImageError(f"cannot read image {name}: permission denied") from exc
+    except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds for bad data
+        raise _corrupt(name) from exc
+
+
+def open_image(source: ImageSource, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Open an image of any common kind as a plain 8-bit sRGB image.
+
+    Handles: EXIF orientation (applied, so the image is upright); embedded
+    ICC profiles (converted to sRGB, or ignored when broken); modes L, LA, P
+    (with or without transparency), RGBA, CMYK, 16-bit gray (I;16, I;16B, I,
+    scaled by 1/257 rather than clipped), F, 1 and RGB. Transparency is
+    composited over white. Animated images give their first frame.
+
+    Args:
+        source: A path (str or PathLike), a binary file object, a PIL image,
+            or a tensor (3, H, W) / (1, 3, H, W) of floats in [0, 1].
+        max_pixels: Refuse images with more pixels than this (``None``: no
+            limit). Checked from the file header before decoding, so a
+            decompression bomb costs nothing; Pillow's own limit is lifted
+            so this one applies in both directions.
+
+    Returns:
+        A loaded PIL image in mode ``"RGB"``, size (W, H). Never the object
+        passed in.
+
+    Raises:
+        ImageNotFoundError: The path does not exist.
+        ImageTooLargeError: More than ``max_pixels`` pixels.
+        ImageError: A folder, an empty, truncated or non-image file, a
+            0-pixel image, or a tensor of the wrong shape.
+    """
+    if isinstance(source, torch.Tensor):
+        img = _tensor_to_pil(source)
+        _check_pixels(img.size, max_pixels, "<tensor>")
+        return img
+    if isinstance(source, Image.Image):
+        _check_pixels(source.size, max_pixels, "<PIL image>")
+        try:
+            with _PilLimitLifted():
+                source.load()
+        except Exception as exc:  # noqa: BLE001
+            raise _corrupt("<PIL image>") from exc
+        result = _normalize(source, "<PIL image>")
+        return source.copy() if result is source else result
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.exists():
+            raise ImageNotFoundError(f"image not found: {path}")
+        if path.is_dir():
+            raise ImageError(f"cannot read image {path}: it is a folder, not a file")
+        if path.stat().st_size == 0:
+            raise ImageError(f"cannot read image {path}: the file is empty")
+        return _open_file(path, str(path), max_pixels)
+    if hasattr(source, "read"):
+        return _open_file(source, _source_name(source), max_pixels)
+    raise UsageError(
+        f"cannot open {type(source).__name__} as an image; "
+        "pass a path, a file object, a PIL image or a tensor"
+    )
+
+
+def image_to_tensor(img: Image.Image) -> torch.Tensor:
+    """Convert a PIL image to a tensor.
+
+    Args:
+        img: A PIL image; anything but RGB goes through :func:`open_image`'s
+            conversions first (alpha over white, 16-bit scaled, ...).
+
+    Returns:
+        float32 tensor (1, 3, H, W) in [0, 1] (8-bit level / 255).
+    """
+    if img.mode != "RGB":
+        img = open_image(img, max_pixels=None)
+    arr = np.asarray(img, dtype=np.uint8)
+    tensor = torch.from_numpy(arr.copy()).permute(2, 0, 1).unsqueeze(0)
+    return tensor.to(torch.float32).div_(255.0)
+
+
+def tensor_to_image(tensor: torch.Tensor) -> Image.Image:
+    """Convert an image tensor to an 8-bit RGB PIL image.
+
+    Args:
+        tensor: (3, H, W) or (1, 3, H, W) floats, nominally in [0, 1]; a
+            single-channel (1, H, W) tensor is taken as gray. Any device and
+            dtype; gradients are ignored.
+
+    Returns:
+        PIL image in mode ``"RGB"``: values clamped to [0, 1], scaled by 255
+        and rounded (not truncated, which would darken by half a level).
+
+    Raises:
+        ImageError: Any other shape, or a batch of more than one.
+    """
+    return _tensor_to_pil(tensor)
+
+
+def load_image(
+    source: ImageSource,
+    size: int | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    resample: str = "bicubic",
+) -> torch.Tensor:
+    """Open an image and return it as a tensor, optionally resized.
+
+    Args:
+        source: See :func:`open_image`.
+        size: If given, resize so the long side is ``size`` pixels (up or
+            down), keeping the aspect ratio.
+        max_pixels: See :func:`open_image`; applies to the file as stored,
+            before resizing.
+        resample: Interpolation mode for the resize (see
+            :data:`painterly.imaging.resize.RESAMPLE_MODES`); antialiased
+            when shrinking.
+
+    Returns:
+        float32 tensor (1, 3, H, W) in [0, 1].
+    """
+    tensor = image_to_tensor(open_image(source, max_pixels=max_pixels))
+    if size is not None:
+        tensor = resize_long_side(tensor, size, mode=resample)
+    return tensor
+
+
+def _output_format(path: Path) -> str:
+    ext = path.suffix.lower()
+    if ext not in OUTPUT_FORMATS:
+        shown = ext or "(none)"
+        raise OutputError(
+            f"unsupported output format '{shown}' for {path}; "
+            "use .png, .jpg, .webp, .tif or .bmp"
+        )
+    return OUTPUT_FORMATS[ext]
+
+
+def _check_destination(path: Path) -> None:
+    if path.is_dir():
+        raise OutputError(f"cannot write {path}: it is a folder; give a file name")
+    parent = path.parent
+    if not parent.exists():
+        raise OutputError(f"cannot write {path}: folder {parent} does not exist")
+    if not parent.is_dir():
+        raise OutputError(f"cannot write {path}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {path}: folder {parent} is not writable")
+
+
+def check_output_path(path: str | os.PathLike) -> Path:
+    """Validate an output image path without writing anything.
+
+    Lets command-line tools fail in a second rather than after minutes of
+    optimisation.
+
+    Args:
+        path: Where an image will be saved.
+
+    Returns:
+        The path as a :class:`~pathlib.Path`.
+
+    Raises:
+        OutputError: Unknown extension, missing or unwritable folder, or the
+            path is a folder.
+    """
+    path = Path(path)
+    _output_format(path)
+    _check_destination(path)
+    return path
+
+
+def _new_file_mode(path: Path) -> int:
+    # mkstemp creates files readable by the owner only; give the result the
+    # permissions a plain open() would have (or keep those of the file it
+    # replaces), reading the umask without the racy os.umask set/reset.
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        pass
+    umask = 0o022
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    umask = int(line.split()[1], 8)
+                    break
+    except (OSError, ValueError):
+        pass
+    return 0o666 & ~umask
+
+
+def _write_atomic_with(path: Path, write) -> Path:
+    """Write via ``write(fileobj)`` to a temp file beside ``path``, then rename.
+
+    ``os.replace`` within one folder is atomic, so readers see either the old
+    file or the complete new one, never a partial write; on failure the temp
+    file is removed and the old file is untouched.
+    """
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=path.suffix or ".tmp", dir=path.parent
+    )
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, _new_file_mode(path))
+        os.replace(tmp, path)
+    except BaseException as exc:
+        # BaseException too: Ctrl-C mid-write must not leave the temp file.
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        if isinstance(exc, Exception) and not isinstance(exc, PainterlyError):
+            raise OutputError(f"cannot write {path}: {exc}") from exc
+        raise
+    _fsync_folder(path.parent)
+    return path
+
+
+def _fsync_folder(folder: Path) -> None:
+    # Makes the rename itself durable on POSIX; not possible on Windows.
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
+    """Write bytes or text to a file atomically (temp file, fsync, rename).
+
+    Args:
+        path: Destination; its folder must exist.
+        data: Bytes, or text written as UTF-8.
+
+    Returns:
+        The path written.
+
+    Raises:
+        OutputError: Missing folder, the path is a folder, or the write
+            failed (the old file, if any, is then untouched).
+    """
+    path = Path(path)
+    _check_destination(path)
+    payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    return _write_atomic_with(path, lambda handle: handle.write(payload))
+
+
+def save_image(
+    image: torch.Tensor | Image.Image, path: str | os.PathLike, quality: int = 95
+) -> Path:
+    """Save an image atomically, in the format named by the extension.
+
+    Args:
+        image: A tensor (3, H, W) / (1, 3, H, W) in [0, 1], or a PIL image.
+        path: Destination ending in .png, .jpg/.jpeg, .webp, .tif/.tiff or
+            .bmp (any case); its folder must exist.
+        quality: JPEG/WebP quality, 1-100. PNG, TIFF and BMP are lossless.
+
+    Returns:
+        The path written.
+
+    Raises:
+        OutputError: Unknown extension, missing folder, the path is a
+            folder, or writing failed; an existing file at ``path`` is then
+            left as it was and no temporary file remains.
+        UsageError: ``quality`` out of range.
+    """
+    path = Path(path)
+    fmt = _output_format(path)
+    _check_destination(path)
+    if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
+        raise UsageError(f"quality must be an integer from 1 to 100, got {quality!r}")
+    if isinstance(image, torch.Tensor):
+        img = tensor_to_image(image)
+    elif isinstance(image, Image.Image):
+        img = image
+        # JPEG and BMP cannot store alpha or exotic modes; other formats keep
+        # what the caller gave them.
+        if fmt in ("JPEG", "BMP") and img.mode not in ("RGB", "L"):
+            img = _to_rgb(_simplify_mode(img), "<PIL image>")
+    else:
+        raise UsageError(
+            f"cannot save {type(image).__name__}; pass a tensor or a PIL image"
+        )
+    options: dict = {}
+    if fmt in ("JPEG", "WEBP"):
+        options["quality"] = quality
+    if fmt == "JPEG":
+        # 4:4:4 keeps thin coloured brush strokes, which 4:2:0 smears.
+        options["subsampling"] = 0 if quality >= 90 else 2
+    if fmt == "TIFF":
+        options["compression"] = "tiff_deflate"
+    return _write_atomic_with(path, lambda handle: img.save(handle, format=fmt, **options))

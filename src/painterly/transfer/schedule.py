@@ -1,0 +1,61 @@
+"""Coarse-to-fine schedule: which sizes to optimize at, and for how many iterations."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import List, Tuple
+
+from ..config import TransferConfig
+
+#: Iterations the automatic schedule gives the coarsest scale and each finer one.
+#: Coarse scales are cheap (a quarter of the pixels per halving of the long side)
+#: and settle the layout; fine scales only refine texture, so they get fewer.
+AUTO_FIRST = 150
+AUTO_FINE = (60, 30, 16)
+
+
+@dataclass(frozen=True)
+class Scale:
+    """One stage of the schedule: the image size (height, width) and its iterations."""
+
+    size: Tuple[int, int]
+    iterations: int
+
+
+def fit_long_side(height: int, width: int, long_side: int) -> Tuple[int, int]:
+    """(h, w) scaled so that max(h, w) == long_side, each side at least 1 px."""
+    s = long_side / max(height, width)
+    return max(1, round(height * s)), max(1, round(width * s))
+
+
+def scale_sizes(cfg: TransferConfig) -> List[int]:
+    """Long sides of the scales, coarsest first, ending at ``cfg.size``."""
+    if not cfg.multiscale or cfg.size <= cfg.min_size:
+        return [cfg.size]
+    n = max(1, math.ceil(math.log(cfg.size / cfg.min_size) / math.log(cfg.scale_factor) - 1e-9))
+    sizes = [round(cfg.size / cfg.scale_factor**k) for k in range(n, -1, -1)]
+    return sorted(set(max(16, s) for s in sizes))
+
+
+def auto_iterations(n_scales: int) -> List[int]:
+    """Iterations per scale (coarsest first) when the user asked for none in particular."""
+    fine = list(AUTO_FINE[: n_scales - 1])
+    fine += [AUTO_FINE[-1]] * (n_scales - 1 - len(fine))
+    return [AUTO_FIRST] + fine
+
+
+def plan(cfg: TransferConfig, content_hw: Tuple[int, int]) -> List[Scale]:
+    """The schedule for a content image of ``content_hw`` (height, width) pixels.
+
+    ``cfg.iterations`` (when > 0) is the total over all scales, split in the same
+    proportions as the automatic schedule.
+    """
+    sizes = scale_sizes(cfg)
+    its = auto_iterations(len(sizes))
+    if cfg.iterations > 0:
+        total = sum(its)
+        its = [max(1, round(cfg.iterations * i / total)) for i in its]
+        its[-1] = max(1, cfg.iterations - sum(its[:-1])) if len(its) > 1 else cfg.iterations
+    h, w = content_hw
+    return [Scale(fit_long_side(h, w, s), n) for s, n in zip(sizes, its)]
