@@ -127,4 +127,4 @@ class Objective:
         if cfg.tv_weight > 0:
             parts["tv"] = tv_loss(image)
             total = total + cfg.tv_weight * parts["tv"]
-        return total, {k: float(v) for k, v in parts.items()}
+        return total, {k: float(v.detach()) for k, v in parts.items()}
