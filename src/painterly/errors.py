@@ -47,6 +47,11 @@ class WeightsError(PainterlyError, RuntimeError):
     """The VGG19 weights cannot be found or decoded."""
 
 
+class ModelError(PainterlyError, ValueError):
+    """A style model that cannot be found or used: unknown name, corrupt file,
+    not a painterly model, or written by a newer painterly."""
+
+
 def did_you_mean(value: str, choices: Iterable[str]) -> str:
     """Return ``" (did you mean 'x'?)"`` for the closest choice, or ``""``."""
     close = difflib.get_close_matches(value, list(choices), n=1)

@@ -45,3 +45,30 @@ class ProgressCallback(Protocol):
 
 
 OptionalCallback = Optional[Callable[[Progress], None]]
+
+
+@dataclass(frozen=True)
+class TrainProgress:
+    """One training iteration of a feed-forward network (or a file it just wrote).
+
+    Attributes:
+        iteration: iterations done so far (1-based; counts those before a resume).
+        total: iterations planned.
+        loss: the weighted total loss of this iteration's batch.
+        losses: its unweighted parts (content, style, tv), as in :class:`Progress`.
+        rate: iterations per second over this run (excluding setup).
+        elapsed: seconds since training started (this run, not counting earlier runs).
+        wrote: files written after this iteration (checkpoint, model, preview,
+            loss curve), empty on most iterations.
+    """
+
+    iteration: int
+    total: int
+    loss: float
+    losses: Mapping[str, float] = field(default_factory=dict)
+    rate: float = 0.0
+    elapsed: float = 0.0
+    wrote: tuple = ()
+
+
+OptionalTrainCallback = Optional[Callable[[TrainProgress], None]]

@@ -21,6 +21,7 @@ from typing import Any, Callable, List, NoReturn, Optional, Sequence
 from ..config import TransferConfig
 from ..errors import PainterlyError, UsageError
 from ..layers import BLOCK_CONVS, LAYER_NAMES
+from .fast_commands import register as register_fast_commands
 from .options import add_config_options, config_from_args, load_config_file
 from .progressbar import ProgressBar
 
@@ -277,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
                             description="List the VGG19 layer names usable as content/style layers.")
     _add_traceback(layers)
     layers.set_defaults(func=cmd_layers)
+    register_fast_commands(sub, _Parser)
     return parser
 
 

@@ -16,7 +16,7 @@ import math
 import shutil
 import sys
 import time
-from typing import Callable, Optional, TextIO
+from typing import Any, Callable, Optional, TextIO
 
 from ..progress import Progress
 
@@ -168,4 +168,68 @@ class ProgressBar:
         self.close()
 
 
-__all__ = ["ProgressBar", "format_duration"]
+
+class _TrainStep:
+    """A :class:`~painterly.progress.TrainProgress` seen through :class:`Progress`'s field names."""
+
+    __slots__ = ("train", "step", "total", "stage", "stages", "loss", "losses", "size")
+
+    def __init__(self, event: Any) -> None:
+        self.train = event
+        self.step, self.total, self.stage, self.stages = event.iteration, event.total, 0, 1
+        self.loss, self.losses, self.size = event.loss, event.losses, (0, 0)
+
+
+class TrainProgressBar(ProgressBar):
+    """The :class:`ProgressBar` for feed-forward training (:class:`~painterly.progress.TrainProgress` events)::
+
+        [###.......] 600/2000  loss 4.1e+00 (content 1.9 style 0.21 tv 0.012)  1.3 it/s  ETA 17:57
+
+    The rate and ETA come from the event (training measures them itself,
+    excluding setup). Files the run wrote (checkpoint, model, preview) are
+    reported on lines of their own above the bar when ``show_files``.
+    """
+
+    def __init__(self, stream: Optional[TextIO] = None, *, show_files: bool = True, **kwargs: Any) -> None:
+        kwargs.setdefault("every_percent", 5.0)
+        super().__init__(stream, **kwargs)
+        self.show_files = show_files
+
+    def _update_rate(self, event: Any, now: float) -> None:
+        rate = getattr(getattr(event, "train", None), "rate", 0.0)
+        if rate and math.isfinite(rate) and rate > 0:
+            self._rate = rate
+        else:
+            super()._update_rate(event, now)
+
+    def format(self, event: Any, bar: bool = True) -> str:  # type: ignore[override]
+        """The status text for a training event (``bar``: with the ``[###...]`` bar)."""
+        total = max(event.total, event.step, 1)
+        frac = min(1.0, max(0.0, event.step / total))
+        if bar:
+            filled = int(frac * self.width)
+            parts = ["[" + "#" * filled + "." * (self.width - filled) + f"] {event.step}/{total}"]
+        else:
+            parts = [f"{event.step}/{total} ({frac:.0%})"]
+        loss = f"loss {event.loss:.3g}" if math.isfinite(event.loss) else f"loss {event.loss}"
+        if event.losses:
+            loss += " (" + " ".join(f"{k} {v:.3g}" for k, v in event.losses.items()) + ")"
+        parts.append(loss)
+        rate = self._rate
+        if math.isfinite(rate) and rate > 0:
+            parts.append(f"{rate:.2f} it/s" if rate >= 0.95 else f"{1 / rate:.1f} s/it")
+            parts.append("ETA " + format_duration((total - event.step) / rate))
+        else:
+            parts.append("ETA ?")
+        return "  ".join(parts)
+
+    def __call__(self, event: Any) -> None:  # type: ignore[override]
+        if self.show_files and getattr(event, "wrote", ()):
+            names = ", ".join(str(p) for p in event.wrote)
+            if self._open:  # finish the redrawn line so the note does not overwrite it
+                self.close()
+            self._write(f"painterly: wrote {names}\n")
+        super().__call__(_TrainStep(event))  # type: ignore[arg-type]
+
+
+__all__ = ["ProgressBar", "TrainProgressBar", "format_duration"]

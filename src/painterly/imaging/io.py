@@ -6,6 +6,11 @@ written atomically so a failed or interrupted save never leaves a truncated
 file or destroys an older one.
 
 Tensors at the boundaries are RGB float32 in [0, 1] of shape (1, 3, H, W).
+
+torch is imported only by the functions that make or take tensors, so the
+numpy path (:func:`load_array`, :func:`open_image`, :func:`save_image` of PIL
+images) works without it: ``painterly stylize`` with an ONNX model must not
+pay torch's import time.
 """
 
 from __future__ import annotations
@@ -16,10 +21,10 @@ import tempfile
 import threading
 from functools import lru_cache
 from pathlib import Path
-from typing import BinaryIO, Union
+import sys
+from typing import TYPE_CHECKING, BinaryIO, Union
 
 import numpy as np
-import torch
 from PIL import Image, ImageCms, ImageOps
 
 from painterly.errors import (
@@ -29,8 +34,11 @@ from painterly.errors import (
     OutputError,
     PainterlyError,
     UsageError,
+    did_you_mean,
 )
-from painterly.imaging.resize import resize_long_side
+
+if TYPE_CHECKING:  # torch is imported lazily, see the module docstring
+    import torch
 
 #: Default limit on decoded pixels: 40 MP is about a 7700 x 5200 photo, far
 #: more than style transfer can use, yet 160 MB of RGB floats per copy.
@@ -47,7 +55,7 @@ OUTPUT_FORMATS = {
     ".bmp": "BMP",
 }
 
-ImageSource = Union[str, os.PathLike, Image.Image, torch.Tensor, BinaryIO]
+ImageSource = Union[str, os.PathLike, Image.Image, "torch.Tensor", BinaryIO]
 
 _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
@@ -197,7 +205,15 @@ def _normalize(img: Image.Image, name: str) -> Image.Image:
     return _to_rgb(img, name)
 
 
+def _is_tensor(obj: object) -> bool:
+    # A tensor cannot exist unless torch was imported, so this never imports it.
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.Tensor)
+
+
 def _tensor_to_pil(tensor: torch.Tensor) -> Image.Image:
+    import torch
+
     if tensor.dim() == 4:
         if tensor.shape[0] != 1:
             raise ImageError(
@@ -278,7 +294,7 @@ def open_image(source: ImageSource, max_pixels: int | None = DEFAULT_MAX_PIXELS)
         ImageError: A folder, an empty, truncated or non-image file, a
             0-pixel image, or a tensor of the wrong shape.
     """
-    if isinstance(source, torch.Tensor):
+    if _is_tensor(source):
         img = _tensor_to_pil(source)
         _check_pixels(img.size, max_pixels, "<tensor>")
         return img
@@ -318,6 +334,8 @@ def image_to_tensor(img: Image.Image) -> torch.Tensor:
     Returns:
         float32 tensor (1, 3, H, W) in [0, 1] (8-bit level / 255).
     """
+    import torch
+
     if img.mode != "RGB":
         img = open_image(img, max_pixels=None)
     arr = np.asarray(img, dtype=np.uint8)
@@ -364,10 +382,63 @@ def load_image(
     Returns:
         float32 tensor (1, 3, H, W) in [0, 1].
     """
+    from painterly.imaging.resize import resize_long_side
+
     tensor = image_to_tensor(open_image(source, max_pixels=max_pixels))
     if size is not None:
         tensor = resize_long_side(tensor, size, mode=resample)
     return tensor
+
+
+#: Pillow filters for the resample names of :func:`load_array` (the names of
+#: :data:`painterly.imaging.resize.RESAMPLE_MODES`; Pillow antialiases when shrinking).
+_PIL_RESAMPLE = {
+    "bicubic": Image.Resampling.BICUBIC,
+    "bilinear": Image.Resampling.BILINEAR,
+    "area": Image.Resampling.BOX,
+    "nearest": Image.Resampling.NEAREST,
+    "nearest-exact": Image.Resampling.NEAREST,
+}
+
+
+def load_array(
+    source: ImageSource,
+    size: int | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    resample: str = "bicubic",
+) -> np.ndarray:
+    """Open an image as a numpy array, optionally resized; the torch-free :func:`load_image`.
+
+    Args:
+        source: See :func:`open_image`.
+        size: If given, resize so the long side is ``size`` pixels (up or
+            down), keeping the aspect ratio, with Pillow's filter of that name
+            (antialiased when shrinking, so it differs from :func:`load_image`'s
+            torch resize by a level or two).
+        max_pixels: See :func:`open_image`; applies to the file as stored.
+        resample: bicubic, bilinear, area, nearest or nearest-exact.
+
+    Returns:
+        uint8 array (H, W, 3), RGB, C-contiguous: a quarter of the memory of
+        a float32 copy, which matters for 24-megapixel photos.
+
+    Raises:
+        UsageError: Unknown ``resample`` mode or a bad ``size``.
+        ImageError: See :func:`open_image`.
+    """
+    from painterly.imaging.resize import fit_long_side
+
+    if resample not in _PIL_RESAMPLE:
+        raise UsageError(
+            f"unknown resample mode {resample!r}; use one of {', '.join(_PIL_RESAMPLE)}"
+            + did_you_mean(resample, _PIL_RESAMPLE)
+        )
+    img = open_image(source, max_pixels=max_pixels)
+    if size is not None:
+        new_size = fit_long_side(img.width, img.height, size)
+        if new_size != img.size:
+            img = img.resize(new_size, _PIL_RESAMPLE[resample])
+    return np.array(img, dtype=np.uint8)  # a writable copy, independent of Pillow
 
 
 def _output_format(path: Path) -> str:
@@ -525,8 +596,8 @@ def save_image(
     _check_destination(path)
     if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
         raise UsageError(f"quality must be an integer from 1 to 100, got {quality!r}")
-    if isinstance(image, torch.Tensor):
-        img = tensor_to_image(image)
+    if _is_tensor(image):
+        img = tensor_to_image(image)  # type: ignore[arg-type]
     elif isinstance(image, Image.Image):
         img = image
         # JPEG and BMP cannot store alpha or exotic modes; other formats keep

@@ -1,15 +1,18 @@
 """Resizing of image tensors.
 
 All functions take RGB float tensors in [0, 1] and return new tensors; inputs
-are never modified in place.
+are never modified in place. torch is imported inside :func:`resize_tensor`
+only, so :func:`fit_long_side` serves the torch-free (ONNX) path too.
 """
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING
 
 from painterly.errors import ImageError, UsageError, did_you_mean
+
+if TYPE_CHECKING:
+    import torch
 
 #: Interpolation modes accepted by :func:`resize_tensor` (names of
 #: ``torch.nn.functional.interpolate`` modes).
@@ -66,6 +69,8 @@ def resize_tensor(
         UsageError: Unknown ``mode`` or a size below 1.
         ImageError: ``image`` is not a 3-D or 4-D floating-point tensor.
     """
+    import torch.nn.functional as F
+
     if mode not in RESAMPLE_MODES:
         raise UsageError(
             f"unknown resample mode {mode!r}; use one of {', '.join(RESAMPLE_MODES)}"

@@ -63,7 +63,9 @@ def optimize_scale(
     occasionally overshoot. Adam returns the running average of its iterates.
     Ctrl-C ends the scale early and returns what it has.
     """
-    x = init.detach().clone().requires_grad_(True)
+    # contiguous: L-BFGS views the gradient as a flat vector, which fails for the
+    # channels-last strides an image loaded from a file has (content at --size).
+    x = init.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
     use_adam = cfg.optimizer == "adam"
     if use_adam:
         opt: torch.optim.Optimizer = torch.optim.Adam([x], lr=cfg.lr)
@@ -80,7 +82,7 @@ def optimize_scale(
         opt.zero_grad(set_to_none=True)
         loss, parts = objective(x)
         loss.backward()
-        value = float(loss)
+        value = float(loss.detach())
         last.clear()
         last.update(parts, total=value)
         if value < best["loss"]:

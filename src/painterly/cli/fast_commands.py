@@ -1,0 +1,337 @@
+"""Subcommands of the feed-forward models: ``train``, ``stylize``, ``models`` and ``export``.
+
+Registered into the ``painterly`` parser by :func:`register`. Imports nothing
+heavy at module level: ``painterly stylize`` with an ONNX model never imports
+torch (the stylizer is chosen by :func:`painterly.fast.stylize.load_stylizer`
+from the model file's suffix), so it starts in a fraction of a second.
+
+Like the rest of the CLI, the commands return exit codes and print; errors
+are raised as :class:`~painterly.errors.PainterlyError` and turned into one
+line by ``painterly.cli.main.main``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from ..config import StylizeConfig, TrainConfig
+from ..errors import ImageError, OutputError, UsageError
+from .options import add_config_options, config_from_args, load_config_file
+
+EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130
+
+#: File name extensions taken as images when a folder is given to ``stylize``.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif")
+#: Output formats ``stylize`` keeps from the input's extension (others become PNG).
+_KEEP_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
+
+
+def _warn(message: str) -> None:
+    print(f"painterly: warning: {message}", file=sys.stderr)
+
+
+def _note(message: str) -> None:
+    print(f"painterly: {message}", file=sys.stderr)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split()) or "(no message)"
+
+
+def _add_traceback(parser: argparse.ArgumentParser) -> None:
+    # SUPPRESS: a subcommand's default must not overwrite a global --traceback.
+    parser.add_argument(
+        "--traceback", action="store_true", default=argparse.SUPPRESS, help="show the full stack trace on errors"
+    )
+
+
+# -- train -------------------------------------------------------------------------
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .progressbar import TrainProgressBar
+
+    base = load_config_file(TrainConfig, args.config) if args.config else None
+    cfg = config_from_args(TrainConfig, args, base)
+    given: Dict[str, Any] = {}
+    if args.style:
+        given["styles"] = tuple(args.style)
+    if args.data is not None:
+        given["data"] = args.data
+    if args.output is not None:
+        given["output"] = args.output
+    cfg = cfg.replace(**given)
+    missing = [flag for flag, value in (("--style", cfg.styles), ("--data", cfg.data), ("-o", cfg.output)) if not value]
+    if missing:
+        raise UsageError(f"train needs {', '.join(missing)} (see 'painterly train --help')")
+    from ..fast.train import train
+
+    bar = None if args.quiet else TrainProgressBar(sys.stderr)
+    try:
+        result = train(cfg, callback=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    for path in result.unreadable_files:
+        _warn(f"skipped unreadable training image {path}")
+    losses = ", ".join(f"{k} {v:.3g}" for k, v in result.losses.items())
+    if result.interrupted:
+        _note(
+            f"interrupted at iteration {result.iterations}/{cfg.iterations}; the checkpoint "
+            f"{result.checkpoint_path} holds the state: rerun with --resume to continue"
+        )
+        return EXIT_INTERRUPTED
+    print(
+        f"wrote {result.model_path} ({', '.join(result.style_names)}; {cfg.architecture}) after "
+        f"{result.iterations} iterations in {result.elapsed:.0f} s ({result.seconds_per_iteration:.2f} s/it)"
+        + (f"; {losses}" if losses else "")
+    )
+    return EXIT_OK
+
+
+# -- stylize -----------------------------------------------------------------------
+
+
+def _gather_inputs(inputs: Sequence[str]) -> Tuple[List[Path], bool]:
+    """The image files named by ``inputs`` (folders: their images, not recursive).
+
+    Returns:
+        (files, to_folder): ``to_folder`` is True when the output must be a
+        folder (several inputs, or a folder among them).
+    """
+    files: List[Path] = []
+    to_folder = len(inputs) > 1
+    for text in inputs:
+        path = Path(text).expanduser()
+        if path.is_dir():
+            to_folder = True
+            found = sorted(
+                p for p in path.iterdir()
+                if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES
+            )
+            if not found:
+                _warn(f"no images in folder {path} ({', '.join(IMAGE_SUFFIXES)})")
+            files.extend(found)
+        else:
+            files.append(path)  # a missing file is reported when it is read
+    return files, to_folder
+
+
+def _output_name(source: Path) -> str:
+    suffix = source.suffix.lower()
+    return source.stem + (source.suffix if suffix in _KEEP_SUFFIXES else ".png")
+
+
+def _plan_outputs(files: List[Path], output: str, to_folder: bool) -> List[Path]:
+    """Where each input goes; creates the output folder when one is needed."""
+    out = Path(output).expanduser()
+    if not to_folder and not out.is_dir() and not output.endswith(("/", os.sep)):
+        return [out]
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"-o {output}: several inputs need an output folder, but this is a file")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create output folder {out}: {exc.strerror or exc}") from None
+    taken: Dict[str, int] = {}
+    planned = []
+    for source in files:
+        name = _output_name(source)
+        count = taken.get(name.lower(), 0)
+        taken[name.lower()] = count + 1
+        if count:  # two inputs with one name (from different folders): keep both
+            name = f"{Path(name).stem}_{count}{Path(name).suffix}"
+        planned.append(out / name)
+    return planned
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return False
+
+
+def cmd_stylize(args: argparse.Namespace) -> int:
+    import time
+
+    from ..fast.stylize import load_stylizer, parse_style_weights, style_weight_vector, stylize_file
+    from ..imaging.io import check_output_path
+
+    base = load_config_file(StylizeConfig, args.config) if args.config else None
+    cfg = config_from_args(StylizeConfig, args, base)
+    files, to_folder = _gather_inputs(args.inputs)
+    if not files:
+        raise UsageError("no input images found")
+    outputs = _plan_outputs(files, args.output, to_folder)
+    for target in outputs:
+        check_output_path(target)  # a bad extension fails now, not after the first image
+    stylizer = load_stylizer(cfg.model, cfg.backend, cfg.device, cfg.threads)
+    if args.style_weights is not None:
+        cfg = cfg.replace(style_weights=parse_style_weights(args.style_weights, stylizer.info.styles))
+    style_weight_vector(cfg.style_weights, stylizer.info.styles)  # wrong count: fail before any work
+
+    started = time.perf_counter()
+    failed = 0
+    for source, target in zip(files, outputs):
+        if _same_file(source, target):
+            _warn(f"skipped {source}: the output would overwrite it; choose another -o")
+            failed += 1
+            continue
+        try:
+            result = stylize_file(source, target, cfg, stylizer=stylizer, quality=args.quality)
+        except (ImageError, OutputError) as exc:
+            _warn(f"skipped {source}: {_one_line(str(exc))}")
+            failed += 1
+            continue
+        if not args.quiet:
+            w, h = result.size
+            tiles = f", {result.tiles} tiles" if result.tiles > 1 else ""
+            print(f"wrote {result.path} ({w}x{h}) in {result.seconds:.2f} s{tiles}")
+    done = len(files) - failed
+    if to_folder or failed:
+        where = f" into {args.output}" if to_folder else ""
+        summary = (
+            f"stylized {done} of {len(files)} images{where} with {stylizer.info.name} "
+            f"({stylizer.backend}) in {time.perf_counter() - started:.1f} s"
+        )
+        if failed:
+            _note(summary + f"; {failed} failed")
+        elif not args.quiet:
+            print(summary)
+    return EXIT_ERROR if failed else EXIT_OK
+
+
+# -- models and export -------------------------------------------------------------
+
+
+def _human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{n} B"
+
+
+def format_table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> List[str]:
+    """Left-aligned columns separated by two spaces."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths)).rstrip()]
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    return lines
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from ..models.checkpoints import list_models, models_dirs
+
+    problems: List[Tuple[Path, str]] = []
+    models = list_models(errors=problems)
+    for path, message in problems:
+        _warn(f"skipped {path}: {_one_line(message)}")
+    if not models:
+        folders = " or ".join(str(d) for d in models_dirs())
+        print(f"no models found in {folders}; train one with 'painterly train' or pass a file to --model")
+        return EXIT_OK
+    rows = [
+        (m.name, ",".join(m.styles), m.architecture or "?", _human_size(m.size_bytes), str(m.path))
+        for m in models
+    ]
+    for line in format_table(rows, ("NAME", "STYLES", "ARCHITECTURE", "SIZE", "PATH")):
+        print(line)
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ..fast.onnx_export import export_onnx
+    from ..models.checkpoints import find_model, user_models_dir
+
+    source = find_model(args.model, prefer=(".safetensors",))
+    if args.output:
+        target = Path(args.output).expanduser()
+    else:
+        folder = user_models_dir()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create models folder {folder}: {exc.strerror or exc}") from None
+        target = folder / f"{source.stem}.onnx"
+    path = export_onnx(source, target)
+    print(f"wrote {path} ({_human_size(path.stat().st_size)}); run it with 'painterly stylize --model {path}'")
+    return EXIT_OK
+
+
+# -- parser ------------------------------------------------------------------------
+
+
+def register(subparsers: Any, parser_class: Optional[Callable[..., argparse.ArgumentParser]] = None) -> None:
+    """Add ``train``, ``stylize``, ``models`` and ``export`` to ``subparsers``.
+
+    Args:
+        subparsers: the object ``ArgumentParser.add_subparsers`` returned.
+        parser_class: unused (the subparsers object already carries the
+            parser class); accepted for symmetry with the main parser.
+    """
+    t = subparsers.add_parser(
+        "train",
+        help="train a feed-forward network on one or more styles (then stylize in a blink)",
+        description="Train a feed-forward style network (Johnson et al. 2016; several styles with "
+        "conditional instance norm, Dumoulin et al. 2017) on a folder of photos. Writes the model "
+        "(.safetensors), a checkpoint to --resume from, preview images and a loss curve beside -o.",
+    )
+    t.add_argument("--style", action="append", metavar="IMAGE",
+                   help="a style image; repeat for several styles in one network")
+    t.add_argument("--data", metavar="FOLDER", help="folder of content photos (searched recursively)")
+    t.add_argument("-o", "--output", metavar="MODEL", help="model file to write (NAME.safetensors)")
+    t.add_argument("--config", metavar="JSON", help="start from settings saved in a JSON file (options override them)")
+    t.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    _add_traceback(t)
+    add_config_options(t, TrainConfig, title="training settings", exclude=("styles", "data", "output"))
+    t.set_defaults(func=cmd_train)
+
+    s = subparsers.add_parser(
+        "stylize",
+        help="paint photos with a trained model (files or folders)",
+        description="Stylize images with a trained feed-forward model: one network pass per image, "
+        "large photos in tiles. Several inputs or a folder go to the output folder -o (created if "
+        "missing); unreadable inputs are skipped with a warning and make the exit code 1.",
+    )
+    s.add_argument("inputs", metavar="INPUT", nargs="+", help="image files and/or folders of images")
+    s.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="output image for one input file, else an output folder")
+    s.add_argument("-m", "--model", dest="cfg_model", metavar="NAME|PATH",
+                   help="model name (see 'painterly models') or a .safetensors/.onnx file")
+    s.add_argument("--style-weights", metavar="SPEC",
+                   help="blend of the model's styles: 'starry:0.7,wave:0.3' (by name) or '0.7,0.3' (in order)")
+    s.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG/WebP quality 1-100 (default: 95)")
+    s.add_argument("--config", metavar="JSON", help="start from settings saved in a JSON file (options override them)")
+    s.add_argument("-q", "--quiet", action="store_true", help="print only warnings and errors")
+    _add_traceback(s)
+    add_config_options(s, StylizeConfig, title="stylize settings", exclude=("model", "style_weights"))
+    s.set_defaults(func=cmd_stylize)
+
+    m = subparsers.add_parser(
+        "models", help="list the installed models",
+        description="List the models found by name: the user's folder ($PAINTERLY_MODELS, else "
+        "~/.local/share/painterly/models), then the bundled ones.",
+    )
+    _add_traceback(m)
+    m.set_defaults(func=cmd_models)
+
+    e = subparsers.add_parser(
+        "export", help="export a model to ONNX (runs without torch)",
+        description="Export a .safetensors model to ONNX for onnxruntime: 'painterly stylize' then "
+        "starts without importing torch. Without -o the file goes to the user's models folder, so "
+        "the model's name picks it.",
+    )
+    e.add_argument("model", metavar="MODEL", help="model name or .safetensors file")
+    e.add_argument("-o", "--output", metavar="OUT.onnx", help="ONNX file to write (default: NAME.onnx in the models folder)")
+    _add_traceback(e)
+    e.set_defaults(func=cmd_export)
+
+
+__all__ = ["register", "cmd_export", "cmd_models", "cmd_stylize", "cmd_train", "format_table"]
