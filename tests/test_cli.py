@@ -381,8 +381,8 @@ def test_ctrl_c_before_optimizing_exits_130(capsys, tmp_path, content_path, styl
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    # the subpackage painterly.transfer (not the same-named function)
-    monkeypatch.setattr(sys.modules["painterly.transfer"], "run_transfer", interrupted)
+    # the algorithm's package, where the CLI looks the function up
+    monkeypatch.setattr(sys.modules["painterly.gatys"], "run_transfer", interrupted)
     out = tmp_path / "out.png"
     code, _, err = run(capsys, "transfer", content_path, style_path, "-o", out, *FAST)
     assert code == 130
@@ -408,7 +408,7 @@ def test_internal_errors_are_one_line_with_a_hint(capsys, tmp_path, content_path
     def broken(*args, **kwargs):
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr(sys.modules["painterly.transfer"], "run_transfer", broken)
+    monkeypatch.setattr(sys.modules["painterly.gatys"], "run_transfer", broken)
     code, _, err = run(capsys, "transfer", content_path, style_path, "-o", tmp_path / "o.png", *FAST, "-q")
     assert code == 1
     assert err == "painterly: internal error: ZeroDivisionError: boom (rerun with --traceback for details)\n"

@@ -92,9 +92,17 @@ def test_bad_style_weights_are_usage_errors(capsys, tmp_path, models_dir, photos
 def test_models_lists_the_user_folder(capsys, models_dir):
     code, stdout, _ = run(capsys, "models")
     assert code == 0
-    header, row = stdout.splitlines()[:2]
+    header, *rows = stdout.splitlines()
     assert header.split() == ["NAME", "STYLES", "ARCHITECTURE", "SIZE", "PATH"]
-    assert row.split()[:3] == ["tiny", "starry,wave", "fast"] and str(models_dir) in row
+    mine = [r for r in rows if str(models_dir) in r]
+    assert len(mine) == 1 and mine[0].split()[:3] == ["tiny", "starry,wave", "fast"]
+
+
+def test_models_lists_the_bundled_styles(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("PAINTERLY_MODELS", str(tmp_path / "empty"))
+    code, stdout, _ = run(capsys, "models")
+    names = {line.split()[0] for line in stdout.splitlines()[1:] if line.strip()}
+    assert code == 0 and {"starry_night", "wave", "shipwreck"} <= names and len(names) >= 8
 
 
 def test_models_with_none_installed(capsys, tmp_path, monkeypatch):

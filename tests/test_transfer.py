@@ -12,8 +12,8 @@ from painterly.config import TransferConfig
 from painterly.errors import ConfigError, ImageError, ImageNotFoundError, PainterlyError
 from painterly.imaging import load_image, rgb_to_yiq
 from painterly.progress import Progress
-from painterly.transfer import TransferResult, run_transfer
-from painterly.transfer.schedule import plan, scale_sizes
+from painterly.gatys import TransferResult, run_transfer
+from painterly.gatys.schedule import plan, scale_sizes
 
 # A UserWarning raised from painterly code (e.g. torch's "converting a tensor
 # with requires_grad=True to a scalar") would also reach CLI users' stderr.
@@ -290,9 +290,8 @@ def test_ctrl_c_in_a_coarse_scale_still_gives_the_full_size(content_path, style_
 
 
 def test_painterly_transfer_returns_a_pil_image(content_path, style_path, tiny_config):
-    # painterly.transfer is the function or (once imported) the same-named
-    # subpackage, which is callable for this reason; both must work.
-    from painterly.transfer.run import transfer
+    # The top-level lazy export and the function in its module are the same API.
+    from painterly.gatys.run import transfer
 
     for fn in (painterly.transfer, transfer):
         image = fn(str(content_path), [str(style_path)], tiny_config(iterations=2))

@@ -20,9 +20,9 @@ _EXPORTS = {
     "TransferConfig": "painterly.config",
     "PainterlyError": "painterly.errors",
     "Progress": "painterly.progress",
-    "transfer": "painterly.transfer.run",
-    "run_transfer": "painterly.transfer.run",
-    "TransferResult": "painterly.transfer.run",
+    "transfer": "painterly.gatys.run",
+    "run_transfer": "painterly.gatys.run",
+    "TransferResult": "painterly.gatys.run",
 }
 
 __all__ = ["__version__", *_EXPORTS]

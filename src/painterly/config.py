@@ -45,14 +45,14 @@ class TransferConfig:
 
     size: int = _opt(512, "long side of the output in pixels")
     iterations: int = _opt(
-        0, "optimizer iterations over all scales; 0 picks a schedule for the size (about 260)"
+        0, "optimizer iterations over all scales; 0 picks a schedule for the size (90 at 256 px, 106 at 512)"
     )
     optimizer: str = _opt("lbfgs", "lbfgs (fast, sharp) or adam (with iterate averaging)", choices=OPTIMIZERS)
     lr: float = _opt(0.02, "Adam step size, in image units (0..1) per step")
     init: str = _opt("content", "start image: content, noise or a path to an image")
     seed: int = _opt(0, "random seed; the same seed gives the same image")
     content_weight: float = _opt(1.0, "weight of the content loss")
-    style_weight: float = _opt(20.0, "weight of the style loss")
+    style_weight: float = _opt(3.0, "weight of the style loss (relative to content 1; higher paints more)")
     tv_weight: float = _opt(0.0, "weight of the total-variation smoothness loss")
     content_layers: Tuple[str, ...] = _opt(DEFAULT_CONTENT_LAYERS, "VGG19 layers for content")
     style_layers: Tuple[str, ...] = _opt(DEFAULT_STYLE_LAYERS, "VGG19 layers for style")
@@ -287,6 +287,8 @@ __all__ = [
 # -- feed-forward stylization (issue 3) ---------------------------------------
 
 STYLIZE_BACKENDS = ("auto", "torch", "onnx")
+#: How an AdaIN result made at the working size reaches the output size.
+UPSAMPLE_MODES = ("guided", "bicubic")
 
 
 @dataclass(frozen=True)
@@ -297,6 +299,12 @@ class StylizeConfig:
     overlapping tiles of ``tile_size`` px so memory stays bounded whatever the
     photo's size; the tiles share one set of instance-norm statistics and are
     blended with cosine feathering, so no seams show (see ``fast/tiling.py``).
+
+    With ``style_images`` the photo is painted by an arbitrary-style (AdaIN)
+    model instead (Huang & Belongie 2017; :mod:`painterly.arbitrary.stylize`):
+    at ``work_size``, then upsampled with a guided filter; ``style_weights``
+    then blend the style images, ``alpha`` trades content for style in
+    feature space, and ``mask`` puts two styles in two regions.
     """
 
     model: str = _opt(
@@ -319,6 +327,26 @@ class StylizeConfig:
     )
     max_pixels: int = _opt(DEFAULT_MAX_PIXELS, "refuse input images with more pixels than this")
     device: str = _opt("cpu", "device: cpu, cuda, cuda:1, ... (onnx: cpu or cuda)")
+    threads: int = _opt(0, "CPU threads; 0 uses all cores")
+    # -- arbitrary style (AdaIN, issue 4): used when style_images is given ------
+    style_images: Tuple[str, ...] = _opt(
+        (), "paint with these style images (any painting, no training) through an AdaIN model; "
+        "several are blended by style_weights"
+    )
+    alpha: float = _opt(
+        1.0, "AdaIN content-style trade-off in feature space: 1 full style, 0 the decoder's rendering of the photo"
+    )
+    mask: str = _opt("", "AdaIN with two style images: an image whose white areas get the first style, black the second")
+    work_size: int = _opt(
+        512, "AdaIN works at this long side in px; larger photos are brought to full size by guided "
+        "upsampling, which restores their detail; 0 works at full size"
+    )
+    style_size: int = _opt(512, "AdaIN: long side of the style images in px (smaller gives larger brush strokes)")
+    upsample: str = _opt(
+        "guided", "AdaIN: from work_size to the output size by guided (edge-aware, restores the photo's "
+        "detail) or bicubic upsampling", choices=UPSAMPLE_MODES,
+    )
+
     threads: int = _opt(0, "CPU threads; 0 uses all cores")
 
     def __post_init__(self) -> None:
@@ -356,6 +384,120 @@ def _validate_stylize(cfg: StylizeConfig) -> None:
         raise ConfigError(f"max_pixels must be positive, not {cfg.max_pixels}")
     if cfg.threads < 0:
         raise ConfigError(f"threads must be >= 0, not {cfg.threads}")
+    _validate_arbitrary_stylize(cfg)
 
 
-__all__ += ["StylizeConfig", "STYLIZE_BACKENDS"]
+def _validate_arbitrary_stylize(cfg: StylizeConfig) -> None:
+    """The AdaIN fields of a StylizeConfig (issue 4)."""
+    if not (0.0 <= cfg.alpha <= 1.0):
+        raise ConfigError(f"alpha must be between 0 and 1, not {cfg.alpha}")
+    if cfg.work_size != 0 and not 64 <= cfg.work_size <= 16384:
+        raise ConfigError(f"work_size must be 0 (full size) or between 64 and 16384 px, not {cfg.work_size}")
+    if not 16 <= cfg.style_size <= 8192:
+        raise ConfigError(f"style_size must be between 16 and 8192 px, not {cfg.style_size}")
+    _check_choice("upsample", cfg.upsample, UPSAMPLE_MODES)
+    if any(not str(p).strip() for p in cfg.style_images):
+        raise ConfigError("style_images must not contain empty names")
+    n = len(cfg.style_images)
+    if cfg.mask:
+        if n != 2:
+            raise ConfigError(
+                f"mask needs exactly two style images (white areas get the first, black the second), not {n}"
+            )
+        if cfg.style_weights:
+            raise ConfigError("style_weights cannot be combined with mask: the mask decides where each style goes")
+    if n and cfg.style_weights and len(cfg.style_weights) != n:
+        raise ConfigError(f"style_weights has {len(cfg.style_weights)} values for {n} style images; give one per image")
+
+
+__all__ += ["StylizeConfig", "STYLIZE_BACKENDS", "UPSAMPLE_MODES"]
+
+
+# -- arbitrary style: AdaIN decoder training (issue 4) -------------------------
+
+
+@dataclass(frozen=True)
+class AdaINTrainConfig:
+    """Settings of AdaIN decoder training (Huang & Belongie 2017, section 6).
+
+    Each iteration draws ``batch_size`` random square crops of content photos
+    and as many of paintings, computes the AdaIN target
+    ``t = AdaIN(f(c), f(s))`` at ``relu4_1`` of the frozen VGG19, decodes it
+    and scores the decoded image ``g(t)`` with the paper's losses:
+    content ``||f(g(t)) - t||^2`` at ``relu4_1`` and style
+    ``sum_l ||mu(f_l(g(t))) - mu(f_l(s))||^2 + ||sigma(f_l(g(t))) - sigma(f_l(s))||^2``
+    over ``relu1_1 .. relu4_1``, each term divided by its target's energy
+    (see :mod:`painterly.arbitrary.train`). Adam with the paper's inverse
+    decay ``lr / (1 + lr_decay * iteration)``. The paper trains 160,000
+    iterations of batch 8 at 256 px on MS-COCO and WikiArt.
+
+    Cost: one iteration is two VGG19 passes to ``relu4_1`` without autograd
+    (content and style crops), the decoder forward/backward and a VGG19
+    forward/backward over the output: about 36 s at 256 px, batch 8 on two
+    CPU cores; train on a GPU (see the README).
+    """
+
+    content: str = _opt("", "folder of content photos, searched recursively (jpg, png, webp, ...)")
+    style: str = _opt("", "folder of style images (paintings), searched recursively")
+    output: str = _opt("", "model file to write (.safetensors); the checkpoint, preview and loss curve go beside it")
+    iterations: int = _opt(160_000, "training iterations (batches); the paper's 160000 take about 4 h on one H100")
+    image_size: int = _opt(256, "side of the square training crops in px")
+    batch_size: int = _opt(8, "content/style pairs per iteration")
+    lr: float = _opt(1e-4, "Adam learning rate")
+    lr_decay: float = _opt(5e-5, "inverse decay: the rate at iteration i is lr / (1 + lr_decay * i)")
+    style_weight: float = _opt(10.0, "weight of the style loss (the paper's lambda)")
+    content_weight: float = _opt(1.0, "weight of the content loss")
+    checkpoint_every: int = _opt(1000, "write a checkpoint, the model and the loss curve every N iterations")
+    preview_every: int = _opt(0, "write the preview image every N iterations; 0: with each checkpoint")
+    seed: int = _opt(0, "random seed (decoder init, crops, order); the same seed gives the same model on CPU")
+    device: str = _opt("auto", "torch device: auto (cuda when available, else cpu), cpu, cuda, cuda:1, ...")
+    amp: bool = _opt(True, "mixed precision on CUDA (bf16 where supported, else fp16 for the decoder); ignored on CPU")
+    resume: bool = _opt(False, "continue from the checkpoint beside the output (exactly where it stopped)")
+    threads: int = _opt(0, "CPU threads for torch; 0 uses all cores")
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def replace(self, **changes: Any) -> "AdaINTrainConfig":
+        """Return a copy with ``changes`` applied (validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> str:
+        """The config as pretty JSON (stored in checkpoints and model files)."""
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the first out-of-range value.
+
+        That ``content``, ``style`` and ``output`` are given and usable is
+        checked when training starts.
+        """
+        if not 1 <= self.iterations <= 10_000_000:
+            raise ConfigError(f"iterations must be between 1 and 10000000, not {self.iterations}")
+        if not 32 <= self.image_size <= 4096:
+            raise ConfigError(f"image_size must be between 32 and 4096 px, not {self.image_size}")
+        if not 1 <= self.batch_size <= 1024:
+            raise ConfigError(f"batch_size must be between 1 and 1024, not {self.batch_size}")
+        if not (0 < self.lr < 1):
+            raise ConfigError(f"lr must be > 0 and < 1, not {self.lr}")
+        for name in ("lr_decay", "content_weight", "style_weight"):
+            value = getattr(self, name)
+            if not (value >= 0 and value < float("inf")):
+                raise ConfigError(f"{name} must be a finite number >= 0, not {value}")
+        if self.style_weight == 0 and self.content_weight == 0:
+            raise ConfigError("content_weight and style_weight are both 0: there is nothing to learn")
+        if self.checkpoint_every < 1:
+            raise ConfigError(f"checkpoint_every must be >= 1, not {self.checkpoint_every}")
+        if self.preview_every < 0:
+            raise ConfigError(f"preview_every must be >= 0 (0: with each checkpoint), not {self.preview_every}")
+        if self.threads < 0:
+            raise ConfigError(f"threads must be >= 0, not {self.threads}")
+        kind = self.device.split(":", 1)[0]
+        index = self.device.split(":", 1)[1] if ":" in self.device else "0"
+        if kind not in TRAIN_DEVICES or not index.isdigit() or (kind != "cuda" and ":" in self.device):
+            raise ConfigError(
+                f"device must be auto, cpu, cuda or cuda:N, not '{self.device}'{did_you_mean(self.device, TRAIN_DEVICES)}"
+            )
+
+
+__all__ += ["AdaINTrainConfig"]

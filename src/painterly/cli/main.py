@@ -134,7 +134,7 @@ def _run(
 
     out = check_output_path(output)  # fail in a second, not after minutes of work
     _check_device(cfg.device)
-    from ..transfer import run_transfer
+    from ..gatys import run_transfer
 
     callbacks: List[Callable[[Any], None]] = []
     bar = None if quiet else ProgressBar(sys.stderr)

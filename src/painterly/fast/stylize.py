@@ -27,9 +27,11 @@ Pipeline of :func:`stylize_array`:
    to the inputs of an optimization instead).
 5. ``strength < 1``: a linear blend with the photo.
 
-Only ``kind == "feedforward"`` models exist today; :func:`load_stylizer`
-dispatches on the model's kind so an arbitrary-style (AdaIN) stylizer can
-join later with the same interface.
+:func:`load_stylizer` runs ``kind == "feedforward"`` models. Arbitrary-style
+(AdaIN, ``kind == "adain"``) models take their style from an image and are
+run by :mod:`painterly.arbitrary.stylize` (``painterly stylize --style-image``
+picks it; algorithms do not import each other, so the CLI dispatches);
+:func:`load_stylizer` refuses them with that hint.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ import numpy as np
 
 from ..config import StylizeConfig
 from ..errors import ConfigError, ModelError, UsageError, did_you_mean
-from ..models.checkpoints import ModelInfo, find_model
+from ..models.checkpoints import ModelInfo, find_model, read_model_info
 from .tiling import count_tiles, stylize_tiled
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -113,6 +115,12 @@ def load_stylizer(
             kind this painterly cannot stylize with.
     """
     path, kind = resolve_model(model, backend)
+    if kind == "torch":
+        found = read_model_info(path).kind  # the header only: cheap
+        if found == "adain":
+            raise ModelError(
+                f"{path} is an arbitrary-style (AdaIN) model: give the painting to copy with --style-image PAINTING"
+            )
     if kind == "onnx":
         from .onnx_runtime import OnnxStylizer
 

@@ -33,46 +33,48 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import io
 import math
-import os
-import platform
-import random
-import signal
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-import numpy as np
 import torch
 from PIL import Image
 
 from ..config import TrainConfig
-from ..errors import ConfigError, OutputError
-from ..imaging.io import load_image, save_image, tensor_to_image, write_atomic
+from ..errors import ConfigError
+from ..imaging.io import load_image, save_image, tensor_to_image
 from ..losses import FeatureStats, content_loss, feature_stats, gram_loss, tv_loss
 from ..models.checkpoints import make_meta, save_model
 from ..models.transformer import StyleNetwork, build_network
 from ..models.vgg import VGG19, shared_vgg19
 from ..progress import OptionalTrainCallback, TrainProgress
-from .data import BatchStream, CropSampler, scan_images
-from .losscurve import draw_loss_curve
-
-#: ``format`` of the training checkpoint (``NAME.ckpt``, a torch.save dict).
-CHECKPOINT_FORMAT = "painterly-train-checkpoint"
-CHECKPOINT_VERSION = 1
+from ..training.common import (
+    CHECKPOINT_FORMAT,
+    FINAL_LOSS_WINDOW,
+    TrainPaths,
+    check_resume_config,
+    check_writable,
+    defer_interrupt,
+    final_losses,
+    hardware,
+    read_checkpoint,
+    resolve_device,
+    resume_state,
+    rng_state,
+    set_rng_state,
+    train_paths,
+    write_checkpoint,
+)
+from ..training.data import BatchStream, CropSampler, scan_images
+from ..training.losscurve import draw_loss_curve
 
 #: The preview photo used when the config names none (bundled, CC0).
 DEFAULT_PREVIEW = Path(__file__).resolve().parent.parent / "data" / "chelsea.jpg"
 
 #: Feed the VGG channels-last tensors (oneDNN and cuDNN run its convs faster so).
 VGG_CHANNELS_LAST = True
-
-#: Final losses in the model metadata are means over this many last iterations
-#: (single batches are noisy).
-FINAL_LOSS_WINDOW = 100
 
 # Config fields that may change on --resume; all others must match the checkpoint.
 _RESUMABLE_CHANGES = (
@@ -123,51 +125,6 @@ class TrainResult:
     config: TrainConfig = field(repr=False)
 
 
-@dataclass(frozen=True)
-class TrainPaths:
-    """The files a training run writes, all beside the model."""
-
-    model: Path
-    checkpoint: Path
-    preview: Path
-    loss_curve: Path
-
-
-def train_paths(output: str | os.PathLike) -> TrainPaths:
-    """Paths for ``output`` (``.safetensors`` is added when it has no suffix).
-
-    Raises:
-        ConfigError: ``output`` is empty or has another suffix.
-    """
-    text = os.fspath(output)
-    if not text.strip():
-        raise ConfigError("output is empty; give the model file to write, e.g. starry.safetensors")
-    path = Path(text).expanduser()
-    if path.suffix == "":
-        path = path.with_name(path.name + ".safetensors")
-    if path.suffix.lower() != ".safetensors":
-        raise ConfigError(
-            f"output must be a .safetensors file, not '{path.name}' (ONNX models are made from it by export)"
-        )
-    stem = path.name[: -len(path.suffix)]
-    return TrainPaths(
-        model=path,
-        checkpoint=path.with_name(stem + ".ckpt"),
-        preview=path.with_name(stem + "_preview.png"),
-        loss_curve=path.with_name(stem + "_loss.png"),
-    )
-
-
-def _check_writable(path: Path) -> None:
-    if path.is_dir():
-        raise OutputError(f"cannot write {path}: it is a folder; give a file name")
-    parent = path.parent
-    if not parent.is_dir():
-        raise OutputError(f"cannot write {path}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"cannot write {path}: folder {parent} is not writable")
-
-
 def style_names_for(cfg: TrainConfig) -> List[str]:
     """The style names: ``cfg.style_names``, else the file stems made unique."""
     if cfg.style_names:
@@ -182,99 +139,11 @@ def style_names_for(cfg: TrainConfig) -> List[str]:
     return names
 
 
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` -> cuda when available, else cpu; refuses an unavailable cuda."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError(f"device {name} is not available: this torch has no CUDA or sees no GPU; use cpu")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ConfigError(
-                f"device {name} is not available: {torch.cuda.device_count()} GPU(s) visible"
-            )
-    return device
-
-
-@contextlib.contextmanager
-def _defer_interrupt() -> Iterator[None]:
-    """Hold back Ctrl-C during the optimizer step, so no checkpoint has half-updated weights.
-
-    Only the main thread can handle signals; elsewhere this does nothing.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: List[int] = []
-    try:
-        previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
-    except (ValueError, OSError):  # pragma: no cover - no signals here
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if received:
-            if callable(previous):
-                previous(signal.SIGINT, None)
-            elif previous != signal.SIG_IGN:
-                raise KeyboardInterrupt
-
-
-def _rng_state(device: torch.device) -> Dict[str, Any]:
-    np_state = np.random.get_state()
-    return {
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else None,
-        # As plain ints so the checkpoint loads with weights_only=True.
-        "numpy": (np_state[0], [int(v) for v in np_state[1]], int(np_state[2]), int(np_state[3]), float(np_state[4])),
-        "python": random.getstate(),
-    }
-
-
-def _set_rng_state(state: Dict[str, Any], device: torch.device) -> None:
-    torch.set_rng_state(state["torch"])
-    if state.get("cuda") is not None and device.type == "cuda":
-        torch.cuda.set_rng_state_all(state["cuda"])
-    name, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-
-
-def read_checkpoint(path: Path) -> Dict[str, Any]:
-    """Load a training checkpoint (tensors on the CPU).
-
-    Raises:
-        ConfigError: not a painterly training checkpoint, or a newer version.
-    """
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for bad files
-        raise ConfigError(f"cannot resume: {path} is not a readable training checkpoint ({type(exc).__name__})") from exc
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise ConfigError(f"cannot resume: {path} is not a painterly training checkpoint")
-    if state.get("version", 0) > CHECKPOINT_VERSION:
-        raise ConfigError(f"cannot resume: {path} was written by a newer painterly; upgrade to continue it")
-    return state
-
-
 def _check_resume(cfg: TrainConfig, state: Dict[str, Any], names: List[str], path: Path) -> None:
-    saved = state["config"]
-    for f in dataclasses.fields(TrainConfig):
-        if f.name in _RESUMABLE_CHANGES or f.name not in saved:
-            continue
-        now, then = getattr(cfg, f.name), saved[f.name]
-        if isinstance(now, tuple):
-            then = tuple(then)
-        if now != then:
-            raise ConfigError(
-                f"cannot resume: {f.name} is {now!r} but the checkpoint {path.name} was made with {then!r}; "
-                "use the same settings (only iterations, checkpoint/preview intervals, device, amp and "
-                "threads may change) or start afresh"
-            )
+    check_resume_config(
+        cfg, state["config"], _RESUMABLE_CHANGES, path,
+        "iterations, checkpoint/preview intervals, device, amp and threads",
+    )
     if list(state["style_names"]) != names:
         raise ConfigError(
             f"cannot resume: the styles are {', '.join(names)} but the checkpoint was made with "
@@ -380,7 +249,7 @@ def render_preview(net: StyleNetwork, photo: torch.Tensor, names: Sequence[str])
     """
     from PIL import ImageDraw
 
-    from .losscurve import _font
+    from ..training.losscurve import _font
 
     device = next(net.parameters()).device
     panels = [photo]
@@ -401,31 +270,12 @@ def render_preview(net: StyleNetwork, photo: torch.Tensor, names: Sequence[str])
     return sheet
 
 
-def _hardware(device: torch.device) -> Dict[str, Any]:
-    info: Dict[str, Any] = {"device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads()}
-    if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
-    else:
-        info["cpu"] = platform.processor() or platform.machine()
-        info["cpu_count"] = os.cpu_count()
-    return info
-
-
 def _public_config(cfg: TrainConfig) -> Dict[str, Any]:
     """The config for the model's metadata, with paths cut to file names (no home folders in shipped models)."""
     out = dataclasses.asdict(cfg)
     out["styles"] = [Path(p).name for p in cfg.styles]
     for key in ("data", "output", "preview_image"):
         out[key] = Path(out[key]).name if out[key] else ""
-    return out
-
-
-def _final_losses(history: Dict[str, List[float]]) -> Dict[str, float]:
-    out = {}
-    for key, values in history.items():
-        tail = values[-FINAL_LOSS_WINDOW:]
-        if tail:
-            out[key] = float(sum(tail) / len(tail))
     return out
 
 
@@ -457,7 +307,7 @@ def train(config: TrainConfig, callback: OptionalTrainCallback = None) -> TrainR
         raise ConfigError("no data folder: give a folder of photos to train on")
     paths = train_paths(cfg.output)
     for path in (paths.model, paths.checkpoint, paths.preview, paths.loss_curve):
-        _check_writable(path)
+        check_writable(path)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     names = style_names_for(cfg)
@@ -467,23 +317,7 @@ def train(config: TrainConfig, callback: OptionalTrainCallback = None) -> TrainR
     style_images = [load_image(path, size=cfg.style_size) for path in cfg.styles]
     preview_photo = load_image(cfg.preview_image or DEFAULT_PREVIEW, size=_preview_size(cfg))
     files, skipped = scan_images(cfg.data)
-    state: Optional[Dict[str, Any]] = None
-    if paths.checkpoint.exists() and cfg.resume:
-        state = read_checkpoint(paths.checkpoint)
-    elif paths.checkpoint.exists():
-        try:
-            previous: Optional[Dict[str, Any]] = read_checkpoint(paths.checkpoint)
-        except ConfigError:
-            previous = None  # unreadable anyway: starting afresh loses nothing
-        if previous is not None:
-            done, planned = int(previous["iteration"]), int(previous["config"]["iterations"])
-            if done < planned:
-                raise ConfigError(
-                    f"{paths.checkpoint} holds an unfinished training ({done} of {planned} iterations): "
-                    "resume it, or delete the file to start afresh"
-                )
-    elif cfg.resume:
-        raise ConfigError(f"cannot resume: no checkpoint at {paths.checkpoint}")
+    state = resume_state(paths.checkpoint, cfg.resume)
     if state is not None:
         _check_resume(cfg, state, names, paths.checkpoint)
 
@@ -510,7 +344,7 @@ def train(config: TrainConfig, callback: OptionalTrainCallback = None) -> TrainR
         if scaler is not None and state.get("scaler"):
             scaler.load_state_dict(state["scaler"])
         sampler.load_state_dict(state["sampler"])
-        _set_rng_state(state["rng"], device)
+        set_rng_state(state["rng"], device)
         history = {k: list(v) for k, v in state["history"].items()}
         start_iteration = int(state["iteration"])
         seconds_before = float(state.get("seconds", 0.0))
@@ -537,14 +371,12 @@ def train(config: TrainConfig, callback: OptionalTrainCallback = None) -> TrainR
         nonlocal preview_written, curve_written
         seconds = seconds_before + time.perf_counter() - started
         checkpoint = {
-            "format": CHECKPOINT_FORMAT,
-            "version": CHECKPOINT_VERSION,
             "iteration": iteration,
             "network": {k: v.detach().cpu() for k, v in net.state_dict().items()},
             "optimizer": optimizer.state_dict(),
             "scaler": scaler.state_dict() if scaler is not None and scaler.is_enabled() else None,
             "sampler": sampler_state,
-            "rng": _rng_state(device),
+            "rng": rng_state(device),
             "config": dataclasses.asdict(cfg),
             "style_names": names,
             "architecture": net.architecture,
@@ -552,14 +384,12 @@ def train(config: TrainConfig, callback: OptionalTrainCallback = None) -> TrainR
             "history": history,
             "seconds": seconds,
         }
-        buffer = io.BytesIO()
-        torch.save(checkpoint, buffer)
-        write_atomic(paths.checkpoint, buffer.getvalue())
+        write_checkpoint(paths.checkpoint, checkpoint)
         train_meta = {
             "config": _public_config(cfg),
             "iterations": iteration,
-            "final_losses": _final_losses(history),
-            "hardware": _hardware(device),
+            "final_losses": final_losses(history),
+            "hardware": hardware(device),
             "seconds": round(seconds, 1),
             "skipped_files": skipped,
             "unreadable_files": len(sampler_state["bad"]),
@@ -602,7 +432,7 @@ def train(config: TrainConfig, callback: OptionalTrainCallback = None) -> TrainR
             values.update((k, float(v.detach())) for k, v in parts.items())
             # The step and its bookkeeping happen together or not at all, so a
             # checkpoint written on Ctrl-C is always consistent.
-            with _defer_interrupt():
+            with defer_interrupt():
                 if scaler is not None and scaler.is_enabled():
                     scaler.step(optimizer)
                     scaler.update()
@@ -653,7 +483,7 @@ def train(config: TrainConfig, callback: OptionalTrainCallback = None) -> TrainR
         loss_curve_path=curve_written,
         iterations=iteration,
         start_iteration=start_iteration,
-        losses=_final_losses(history),
+        losses=final_losses(history),
         history=history,
         elapsed=time.perf_counter() - started,
         seconds_per_iteration=loop_seconds / done if done else 0.0,

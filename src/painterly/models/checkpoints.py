@@ -52,8 +52,9 @@ META_KEY = "painterly"
 SHA_KEY = "painterly_weights_sha256"
 #: File kinds a model may be stored as.
 MODEL_SUFFIXES = (".safetensors", ".onnx")
-#: Kinds of model (what the weights are): feed-forward style networks for now.
-KINDS = ("feedforward",)
+#: Kinds of model (what the weights are): feed-forward style networks, and AdaIN
+#: decoders (any style image at run time; their "styles" list is empty).
+KINDS = ("feedforward", "adain")
 
 # A real header is a few kB; refuse absurd lengths before allocating them.
 _MAX_HEADER = 100 * 1024 * 1024
@@ -156,7 +157,9 @@ def _read_onnx_metadata(path: Path) -> Optional[str]:
             f"reading the ONNX model {path} needs onnxruntime: pip install onnxruntime"
         ) from None
     try:
-        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3  # its graph warnings are not the user's business
+        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001
         raise _corrupt(path, f"not a readable ONNX model: {type(exc).__name__}") from exc
     return session.get_modelmeta().custom_metadata_map.get(META_KEY)
@@ -188,12 +191,14 @@ def parse_meta(text: Optional[str], path: Path) -> Dict[str, Any]:
             f"{__version__} reads up to {FORMAT_VERSION}): upgrade painterly to use it"
         )
     missing = [key for key in _REQUIRED if key not in meta]
-    if meta.get("kind") == "feedforward":
+    if meta.get("kind") in KINDS:
         missing += [key for key in ("architecture", "options") if key not in meta]
     if missing:
         raise _corrupt(path, f"its metadata lacks {', '.join(repr(k) for k in missing)}")
     styles = meta["styles"]
-    if not isinstance(styles, list) or not styles or not all(isinstance(s, str) for s in styles):
+    # An AdaIN decoder takes its style from an image at run time: no styles.
+    may_be_empty = meta.get("kind") == "adain"
+    if not isinstance(styles, list) or not (styles or may_be_empty) or not all(isinstance(s, str) for s in styles):
         raise _corrupt(path, "its metadata 'styles' is not a non-empty list of names")
     if not isinstance(meta.get("options", {}), dict):
         raise _corrupt(path, "its metadata 'options' is not an object")
@@ -241,13 +246,13 @@ def read_model_info(path: PathLike) -> ModelInfo:
 def make_meta(
     net: "StyleNetwork", styles: Sequence[str], train: Optional[Dict[str, Any]] = None
 ) -> Dict[str, Any]:
-    """The metadata dict of a feed-forward model (see the module docstring)."""
+    """The metadata dict of a model (see the module docstring); ``kind`` is ``net.kind`` (default feedforward)."""
     from .. import __version__
 
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "kind": "feedforward",
+        "kind": getattr(net, "kind", "feedforward"),
         "architecture": net.architecture,
         "options": dict(net.options),
         "styles": list(styles),
@@ -304,19 +309,35 @@ def save_model(path: PathLike, net: "StyleNetwork", meta: Dict[str, Any]) -> Pat
     return write_atomic(path, model_bytes(net, meta))
 
 
-def load_model(name_or_path: PathLike, device: Any = "cpu") -> Tuple["StyleNetwork", ModelInfo]:
-    """Load a feed-forward model by path or by name (see :func:`find_model`).
+def _build_network(info: ModelInfo) -> Any:
+    """A fresh network of the kind, architecture and options ``info`` names (torch imported here)."""
+    if info.kind == "adain":
+        from .adain import ARCHITECTURE, Decoder
+
+        if info.architecture != ARCHITECTURE:
+            raise ConfigError(f"unknown AdaIN architecture '{info.architecture}' (this painterly knows {ARCHITECTURE})")
+        return Decoder(**info.options)
+    from .transformer import build_network
+
+    return build_network(info.architecture, len(info.styles), **info.options)
+
+
+def load_model(name_or_path: PathLike, device: Any = "cpu", kind: str = "feedforward") -> Tuple[Any, ModelInfo]:
+    """Load a model by path or by name (see :func:`find_model`).
 
     Args:
         name_or_path: a ``.safetensors`` file, or a model name.
         device: torch device for the network.
+        kind: the kind wanted: ``"feedforward"`` gives a
+            :class:`~painterly.models.transformer.StyleNetwork`, ``"adain"`` a
+            :class:`~painterly.models.adain.Decoder`.
 
     Returns:
         ``(network in eval mode, info)``.
 
     Raises:
         ModelError: not found, corrupt (checksum or layout), not a
-            feed-forward model, an ONNX file (load those with onnxruntime),
+            model of ``kind``, an ONNX file (load those with onnxruntime),
             or weights that do not fit the architecture.
     """
     path = find_model(name_or_path, prefer=(".safetensors", ".onnx"))
@@ -325,11 +346,10 @@ def load_model(name_or_path: PathLike, device: Any = "cpu") -> Tuple["StyleNetwo
             f"{path} is an ONNX model, which runs with onnxruntime; torch needs the .safetensors file"
         )
     info = read_model_info(path)
-    if info.kind != "feedforward":
-        raise ModelError(f"{path} is a '{info.kind}' model, not a feed-forward style network")
+    if info.kind != kind:
+        wanted = {"feedforward": "a feed-forward style network", "adain": "an AdaIN decoder"}.get(kind, repr(kind))
+        raise ModelError(f"{path} is a '{info.kind}' model, not {wanted}")
     from safetensors.torch import load as st_load
-
-    from .transformer import build_network
 
     blob = path.read_bytes()
     (length,) = struct.unpack("<Q", blob[:8])
@@ -341,7 +361,7 @@ def load_model(name_or_path: PathLike, device: Any = "cpu") -> Tuple["StyleNetwo
     except Exception as exc:  # noqa: BLE001 - safetensors raises its own kinds
         raise _corrupt(path, f"cannot decode the tensors: {exc}") from exc
     try:
-        net = build_network(info.architecture, len(info.styles), **info.options)
+        net = _build_network(info)
     except ConfigError as exc:
         raise ModelError(f"{path}: {exc} (made by a newer painterly?)") from exc
     try:

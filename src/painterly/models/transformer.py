@@ -86,7 +86,7 @@ MIN_SIZE = 8
 #: Default options per architecture (all JSON-able: saved in the model file).
 DEFAULT_OPTIONS: Dict[str, Dict[str, Any]] = {
     "johnson": {"channels": [32, 64, 128], "blocks": 5},
-    "fast": {"channels": [32, 64], "blocks": 5},
+    "fast": {"channels": [16, 32], "blocks": 5},
 }
 
 

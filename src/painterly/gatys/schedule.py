@@ -11,8 +11,11 @@ from ..config import TransferConfig
 #: Iterations the automatic schedule gives the coarsest scale and each finer one.
 #: Coarse scales are cheap (a quarter of the pixels per halving of the long side)
 #: and settle the layout; fine scales only refine texture, so they get fewer.
-AUTO_FIRST = 150
-AUTO_FINE = (60, 30, 16)
+#: Tuned on 4 content/style pairs at 256 px (benchmarks/gatys_vs_pastiche.py):
+#: 56/22/12 beats pastiche's 400 L-BFGS steps on content, Gram style and sliced
+#: Wasserstein error on every pair; 44/18/8 already misses on one pair's swd.
+AUTO_FIRST = 56
+AUTO_FINE = (22, 12, 8)
 
 
 @dataclass(frozen=True)

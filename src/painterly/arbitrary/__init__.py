@@ -1,0 +1,42 @@
+"""Arbitrary-style transfer in one pass: AdaIN (Huang & Belongie 2017).
+
+* :mod:`~painterly.arbitrary.stylize`: paint photos in the style of any
+  image with a trained decoder (style interpolation, content-style
+  trade-off, two-style masks, guided upsampling to full resolution);
+* :mod:`~painterly.arbitrary.train`: train the decoder on a folder of
+  photos and a folder of paintings.
+
+The network itself (the AdaIN layer, the decoder, the model with the shared
+VGG19 encoder) is :mod:`painterly.models.adain`. Names are imported lazily.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: public name -> module that defines it
+_EXPORTS = {
+    "ArbitraryStylizer": "painterly.arbitrary.stylize",
+    "ArbitraryResult": "painterly.arbitrary.stylize",
+    "resolve_adain_model": "painterly.arbitrary.stylize",
+    "stylize_array": "painterly.arbitrary.stylize",
+    "stylize_file": "painterly.arbitrary.stylize",
+    "train_adain": "painterly.arbitrary.train",
+    "AdaINTrainResult": "painterly.arbitrary.train",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'painterly.arbitrary' has no attribute '{name}'")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(__all__))

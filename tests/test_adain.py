@@ -1,0 +1,405 @@
+"""Tests for arbitrary-style transfer: AdaIN maths (models/adain.py), guided upsampling
+(imaging/guided.py), decoder training (arbitrary/train.py) and ``painterly stylize
+--style-image`` (arbitrary/stylize.py through the CLI).
+
+The decoder is randomly initialised everywhere: these tests check the maths and the
+plumbing, which do not depend on what the decoder learned. Small on purpose (64 px
+images, 32-64 px training crops, a handful of iterations).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from painterly.cli.main import main
+from painterly.config import AdaINTrainConfig, StylizeConfig
+from painterly.errors import ConfigError, ImageError, ModelError
+from painterly.imaging.io import load_image
+from painterly.models.adain import AdaINModel, Decoder, StyleStats, adain, channel_stats, save_adain
+from painterly.progress import TrainProgress
+
+DATA = Path(__file__).resolve().parents[1] / "src" / "painterly" / "data"
+
+
+def _population_stats(x: torch.Tensor):
+    flat = x.flatten(2)
+    return flat.mean(-1), flat.var(-1, unbiased=False).sqrt()
+
+
+def make_decoder(seed: int = 0) -> Decoder:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return Decoder().eval()
+
+
+@pytest.fixture(scope="module")
+def model() -> AdaINModel:
+    return AdaINModel(make_decoder()).eval()
+
+
+@pytest.fixture(scope="module")
+def images() -> Dict[str, torch.Tensor]:
+    """Content 64 x 40 (a multiple of 8: no padding), two styles of other sizes."""
+    content = load_image(DATA / "chelsea.jpg", size=64)[..., :40, :64]
+    return {
+        "content": content,
+        "style": load_image(DATA / "starry_night.jpg", size=56),
+        "style2": load_image(DATA / "wave.jpg", size=72),
+    }
+
+
+# -- the maths -------------------------------------------------------------------------
+
+
+def test_adain_gives_the_style_channel_statistics() -> None:
+    g = torch.Generator().manual_seed(0)
+    content = torch.randn(2, 16, 12, 10, generator=g, dtype=torch.float64) * 3 + 1
+    style = torch.randn(2, 16, 7, 9, generator=g, dtype=torch.float64) * 0.5 - 2
+    before = content.clone()
+    out = adain(content, style)
+    om, os = _population_stats(out)
+    sm, ss = _population_stats(style)
+    assert out.shape == content.shape
+    torch.testing.assert_close(om, sm, rtol=0, atol=1e-4)
+    torch.testing.assert_close(os, ss, rtol=0, atol=1e-4)
+    assert torch.equal(content, before)  # never in place
+    # One style shared by a batch of contents.
+    shared = adain(content, style[:1])
+    torch.testing.assert_close(_population_stats(shared)[0], sm[:1].expand(2, -1), rtol=0, atol=1e-4)
+
+
+def test_weighted_statistics_of_a_binary_mask_are_the_region_statistics() -> None:
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(1, 4, 6, 8, generator=g, dtype=torch.float64)
+    mask = torch.zeros(1, 1, 6, 8, dtype=torch.float64)
+    mask[..., :, :3] = 1
+    mean, std = channel_stats(x, eps=0.0, weight=mask)
+    region = x[..., :, :3]
+    rm, rs = _population_stats(region)
+    torch.testing.assert_close(mean.flatten(1), rm)
+    torch.testing.assert_close(std.flatten(1), rs)
+
+
+def test_decoder_shape_and_size() -> None:
+    decoder = make_decoder()
+    assert sum(p.numel() for p in decoder.parameters()) == 3_505_219
+    with torch.no_grad():
+        assert decoder(torch.rand(2, 512, 4, 5)).shape == (2, 3, 32, 40)
+
+
+def test_alpha_zero_is_the_decoders_reconstruction(model: AdaINModel, images: Dict[str, torch.Tensor]) -> None:
+    content = images["content"]
+    out = model.stylize(content, [images["style"]], alpha=0.0)
+    with torch.no_grad():
+        reference = model.decode(model.encode(content)["relu4_1"]).clamp(0, 1)
+    assert out.shape == content.shape
+    torch.testing.assert_close(out, reference, rtol=0, atol=1e-5)
+    full = model.stylize(content, [images["style"]], alpha=1.0)
+    half = model.stylize(content, [images["style"]], alpha=0.5)
+    assert (full - out).abs().mean() > 0.01 and 0 < (half - out).abs().mean() < (full - out).abs().mean()
+
+
+def test_interpolation_weights_one_zero_give_the_single_style(model: AdaINModel, images: Dict[str, torch.Tensor]) -> None:
+    content, s1, s2 = images["content"], images["style"], images["style2"]
+    single = model.stylize(content, [s1])
+    torch.testing.assert_close(model.stylize(content, [s1, s2], weights=(1, 0)), single, rtol=0, atol=1e-5)
+    torch.testing.assert_close(model.stylize(content, [s1, s2], weights=(0, 3)), model.stylize(content, [s2]), rtol=0, atol=1e-5)
+    mixed = model.stylize(content, [s1, s2], weights=(0.5, 0.5))
+    assert (mixed - single).abs().mean() > 1e-3
+    with pytest.raises(ConfigError, match="one weight per style"):
+        model.stylize(content, [s1, s2], weights=(1,))
+
+
+def test_odd_sizes_are_padded_and_cropped_back(model: AdaINModel, images: Dict[str, torch.Tensor]) -> None:
+    content = load_image(DATA / "chelsea.jpg", size=61)  # 61 x 41
+    out = model.stylize(content, [images["style"]])
+    assert out.shape == content.shape and 0 <= float(out.min()) and float(out.max()) <= 1
+    with pytest.raises(ImageError, match="too small"):
+        model.stylize(content[..., :10, :10], [images["style"]])
+
+
+def test_mask_normalizes_each_region_to_its_own_style(model: AdaINModel) -> None:
+    g = torch.Generator().manual_seed(2)
+    feat = torch.randn(1, 512, 6, 8, generator=g, dtype=torch.float64).abs() * 2
+    styles = [
+        StyleStats(mean=torch.rand(1, 512, 1, 1, generator=g, dtype=torch.float64) * k,
+                   std=torch.rand(1, 512, 1, 1, generator=g, dtype=torch.float64) + 0.5 * k)
+        for k in (1, 3)
+    ]
+    mask = torch.zeros(1, 1, 6, 8, dtype=torch.float64)
+    mask[..., :3] = 1  # left: first style
+    t = model.target(feat, styles, mask=mask)
+    for region, style in ((t[..., :3], styles[0]), (t[..., 3:], styles[1])):
+        mean, std = _population_stats(region)
+        torch.testing.assert_close(mean, style.mean.flatten(1), rtol=0, atol=1e-4)
+        torch.testing.assert_close(std, style.std.flatten(1), rtol=0, atol=1e-4)
+
+
+def test_mask_path_paints_two_regions(model: AdaINModel, images: Dict[str, torch.Tensor]) -> None:
+    content = load_image(DATA / "chelsea.jpg", size=128)[..., :80, :128]
+    s1, s2 = images["style"], images["style2"]
+    mask = torch.zeros(1, 1, 80, 128)
+    mask[..., :64] = 1.0  # left half: first style
+    out = model.stylize(content, [s1, s2], mask=mask)
+    only1, only2 = model.stylize(content, [s1]), model.stylize(content, [s2])
+    left, right = (Ellipsis, slice(0, 32)), (Ellipsis, slice(96, 128))
+    assert out.shape == content.shape
+    assert (out[left] - only1[left]).abs().mean() < (out[left] - only2[left]).abs().mean()
+    assert (out[right] - only2[right]).abs().mean() < (out[right] - only1[right]).abs().mean()
+    with pytest.raises(ConfigError, match="exactly two styles"):
+        model.stylize(content, [s1], mask=mask)
+
+
+def test_model_file_round_trips(tmp_path: Path) -> None:
+    from painterly.models.checkpoints import load_model, read_model_info
+
+    decoder = make_decoder(3)
+    path = save_adain(tmp_path / "adain.safetensors", decoder, {"iterations": 0})
+    info = read_model_info(path)
+    assert (info.kind, info.architecture, info.styles, info.options) == ("adain", "adain-vgg19", [], {})
+    assert info.meta["format"] == "painterly-model" and info.meta["train"] == {"iterations": 0}
+    loaded, _ = AdaINModel.load(path)
+    for key, value in decoder.state_dict().items():
+        assert torch.equal(loaded.decoder.state_dict()[key], value)
+    with pytest.raises(ModelError, match="not a feed-forward"):
+        load_model(path)
+
+
+# -- guided upsampling -----------------------------------------------------------------
+
+
+def test_guided_upsampling_reproduces_a_colour_transform_of_the_photo() -> None:
+    from painterly.imaging.guided import guided_upsample
+    from painterly.imaging.io import load_array
+
+    photo = load_array(DATA / "astronaut.jpg", size=160)
+    low = np.asarray(Image.fromarray(photo).resize((80, 80), Image.Resampling.BICUBIC)).astype(np.float32) / 255
+    matrix = np.array([[0.5, 0.2, 0.1], [0.1, 0.3, 0.2], [0.0, 0.3, 0.6]], dtype=np.float32)
+    shift = np.array([0.1, 0.05, 0.1], dtype=np.float32)
+    styled_low = low @ matrix.T + shift  # an affine recolouring: stays within [0, 1]
+    out = guided_upsample(styled_low, low, photo, eps=1e-6)
+    expected = np.clip(photo.astype(np.float32) / 255 @ matrix.T + shift, 0, 1) * 255
+    assert out.shape == photo.shape and out.dtype == np.uint8
+    assert np.abs(out.astype(np.float32) - expected).mean() < 1.5
+
+
+# -- training ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Path]:
+    """Content photos (with a corrupt file and a text file to skip) and style images, 120 px."""
+    root = tmp_path_factory.mktemp("adain_data")
+    content, style = root / "content", root / "style"
+    content.mkdir()
+    style.mkdir()
+    for i, name in enumerate(("chelsea.jpg", "astronaut.jpg")):
+        with Image.open(DATA / name) as img:
+            img = img.convert("RGB")
+            img.thumbnail((120, 120))
+            img.save(content / f"photo{i}.jpg")
+            img.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(content / f"photo{i}_flipped.jpg")
+    (content / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    (content / "notes.txt").write_text("not an image")
+    for name in ("starry_night.jpg", "wave.jpg"):
+        with Image.open(DATA / name) as img:
+            img = img.convert("RGB")
+            img.thumbnail((120, 120))
+            img.save(style / name)
+    return {"content": content, "style": style}
+
+
+def _train_config(folders: Dict[str, Path], model: Path, **changes: Any) -> AdaINTrainConfig:
+    values: Dict[str, Any] = dict(
+        content=str(folders["content"]),
+        style=str(folders["style"]),
+        output=str(model),
+        iterations=8,
+        image_size=64,
+        batch_size=2,
+        lr=1e-3,
+        checkpoint_every=4,
+        device="cpu",
+        seed=0,
+    )
+    values.update(changes)
+    return AdaINTrainConfig(**values)
+
+
+def test_training_lowers_the_loss_and_writes_its_files(folders: Dict[str, Path], tmp_path: Path) -> None:
+    from painterly.arbitrary.train import train_adain
+    from painterly.models.checkpoints import read_model_info
+
+    events: List[TrainProgress] = []
+    result = train_adain(_train_config(folders, tmp_path / "adain.safetensors"), callback=events.append)
+    total = result.history["total"]
+    assert len(total) == 8 and [e.iteration for e in events] == list(range(1, 9))
+    # Measured: the mean of the last three is about a third of the first three's.
+    assert sum(total[-3:]) < 0.7 * sum(total[:3]), total
+    assert set(events[0].losses) == {"content", "style"}
+    assert events[3].wrote and not events[2].wrote
+    assert [p.name for p in result.unreadable_files] == ["broken.jpg"] and result.skipped_files == 1
+    info = read_model_info(result.model_path)
+    assert info.kind == "adain" and info.meta["train"]["iterations"] == 8
+    assert info.meta["train"]["config"]["content"] == "content"  # names, not home folders
+    with Image.open(result.preview_path) as img:  # photo | style | painted | reconstruction
+        assert img.width > 3 * img.height
+    assert result.loss_curve_path is not None and result.loss_curve_path.is_file()
+
+
+def _weights(path: Path) -> Dict[str, torch.Tensor]:
+    from painterly.training.common import read_checkpoint
+
+    return read_checkpoint(path, kind="adain")["network"]
+
+
+def test_interrupt_then_resume_equals_uninterrupted(folders: Dict[str, Path], tmp_path: Path) -> None:
+    from painterly.arbitrary.train import train_adain
+
+    small = dict(image_size=32, iterations=3, checkpoint_every=2)
+    (tmp_path / "ref").mkdir()
+    reference = train_adain(_train_config(folders, tmp_path / "ref" / "m.safetensors", **small))
+    out = tmp_path / "m.safetensors"
+
+    def stop_at_1(event: TrainProgress) -> None:
+        if event.iteration == 1:
+            raise KeyboardInterrupt
+
+    first = train_adain(_train_config(folders, out, **small), callback=stop_at_1)
+    assert first.interrupted and first.iterations == 1
+    with pytest.raises(ConfigError, match="unfinished"):
+        train_adain(_train_config(folders, out, **small))
+    with pytest.raises(ConfigError, match="batch_size"):
+        train_adain(_train_config(folders, out, **small, resume=True, batch_size=3))
+    second = train_adain(_train_config(folders, out, **small, resume=True))
+    assert second.start_iteration == 1 and second.iterations == 3
+    wa, wb = _weights(second.checkpoint_path), _weights(reference.checkpoint_path)
+    for key in wa:
+        torch.testing.assert_close(wa[key], wb[key], rtol=0, atol=1e-6, msg=key)
+    assert second.history["total"] == pytest.approx(reference.history["total"], rel=1e-6)
+
+
+def test_training_refuses_bad_input_before_any_work(folders: Dict[str, Path], tmp_path: Path) -> None:
+    from painterly.arbitrary.train import train_adain
+    from painterly.errors import ImageNotFoundError
+
+    out = tmp_path / "m.safetensors"
+    cases = [
+        (dict(content=""), ConfigError, "no content folder"),
+        (dict(style=str(tmp_path / "missing")), ImageNotFoundError, "not found"),
+        (dict(output=str(tmp_path / "m.onnx")), ConfigError, ".safetensors"),
+        (dict(resume=True), ConfigError, "no checkpoint"),
+    ]
+    for changes, error, message in cases:
+        with pytest.raises(error, match=message):
+            train_adain(_train_config(folders, out, **changes))
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ConfigError, match="device"):
+        AdaINTrainConfig(device="gpu")
+
+
+# -- stylize through the CLI ----------------------------------------------------------
+
+
+def run(capsys: Any, *args: Any):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture()
+def adain_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "models"
+    folder.mkdir()
+    monkeypatch.setenv("PAINTERLY_MODELS", str(folder))
+    save_adain(folder / "adain.safetensors", make_decoder(1))
+    return folder
+
+
+@pytest.fixture()
+def photo(tmp_path: Path) -> Path:
+    path = tmp_path / "photo.jpg"
+    with Image.open(DATA / "chelsea.jpg") as img:
+        img.convert("RGB").resize((96, 64)).save(path)
+    return path
+
+
+def test_cli_stylize_with_a_style_image(capsys, tmp_path, adain_models, photo, style_path, style2_path):
+    out = tmp_path / "out.png"
+    code, stdout, err = run(capsys, "stylize", photo, "--style-image", style_path, "-o", out, "--work-size", "64")
+    assert code == 0, err
+    assert "painted at 64x43" in stdout
+    with Image.open(out) as img:
+        assert img.size == (96, 64)
+    # Two styles blended, colours kept, a folder of inputs.
+    code, stdout, err = run(
+        capsys, "stylize", photo, photo, "--style-image", style_path, "--style-image", style2_path,
+        "--style-weights", "0.6,0.4", "--alpha", "0.8", "--preserve-color", "luminance", "-o", tmp_path / "many",
+    )
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "many").iterdir()) == ["photo.jpg", "photo_1.jpg"]
+    # Two regions.
+    mask = np.zeros((64, 96, 3), dtype=np.uint8)
+    mask[:, :48] = 255
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    code, _, err = run(
+        capsys, "stylize", photo, "--mask", tmp_path / "mask.png", "--style-image", style_path, "--style-image", style2_path,
+        "-o", tmp_path / "masked.png",
+    )
+    assert code == 0, err
+
+
+def test_cli_stylize_bad_input_is_one_line(capsys, tmp_path, adain_models, photo, style_path, monkeypatch):
+    code, _, err = run(capsys, "stylize", photo, "--style-image", tmp_path / "nope.jpg", "-o", tmp_path / "o.png")
+    assert code == 1 and "nope.jpg" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(
+        capsys, "stylize", photo, "--style-image", style_path, "--mask", style_path, "-o", tmp_path / "o.png"
+    )
+    assert code == 2 and "--mask needs exactly two style images" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(capsys, "stylize", photo, "--style-image", style_path, "--alpha", "2", "-o", tmp_path / "o.png")
+    assert code == 2 and "--alpha" in err
+    # An AdaIN model without --style-image, and no AdaIN model at all.
+    code, _, err = run(capsys, "stylize", photo, "--model", "adain", "-o", tmp_path / "o.png")
+    assert code == 1 and "--style-image" in err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("PAINTERLY_MODELS", str(empty))
+    code, _, err = run(capsys, "stylize", photo, "--style-image", style_path, "-o", tmp_path / "o.png")
+    assert code == 1 and "no AdaIN model installed" in err and "train-adain" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_cli_train_adain_needs_its_folders(capsys, tmp_path):
+    code, _, err = run(capsys, "train-adain", "-o", tmp_path / "m.safetensors")
+    assert code == 2 and "--content" in err and "--style" in err
+
+
+def test_stylize_config_checks_the_adain_fields() -> None:
+    cfg = StylizeConfig(style_images=("a.jpg", "b.jpg"), style_weights=(1, 2))
+    assert cfg.alpha == 1.0 and cfg.work_size == 512 and cfg.upsample == "guided"
+    with pytest.raises(ConfigError, match="style_weights has 1 values for 2 style images"):
+        StylizeConfig(style_images=("a.jpg", "b.jpg"), style_weights=(1,))
+    with pytest.raises(ConfigError, match="cannot be combined with mask"):
+        StylizeConfig(style_images=("a.jpg", "b.jpg"), style_weights=(1, 1), mask="m.png")
+    with pytest.raises(ConfigError, match="upsample"):
+        StylizeConfig(upsample="nearest")
+
+
+def test_arbitrary_does_not_import_fast() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, painterly.arbitrary.train, painterly.arbitrary.stylize\n"
+        "bad = sorted(m for m in sys.modules if m.startswith(('painterly.fast', 'painterly.gatys', 'painterly.cli')))\n"
+        "assert not bad, bad\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
