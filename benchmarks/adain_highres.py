@@ -66,7 +66,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from fast_vs_styletransfer_lite import shared_dir
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--model", default="", help="AdaIN model name or file (default: a randomly initialised decoder)")
+    p.add_argument("--model", default="", help="AdaIN model name or file, .onnx or .safetensors (default: a randomly "
+                   "initialised decoder, run with torch)")
     p.add_argument("--photo", type=Path, default=None, help="photo (default shared/images/content/tubingen.jpg)")
     p.add_argument("--style", type=Path, default=None, help="style (default shared/images/style/starry_night.jpg)")
     p.add_argument("--work-size", type=int, default=512)
@@ -75,14 +76,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--save", type=Path, default=BENCH_DIR / ".cache" / "adain_highres", help="folder for the outputs")
     args = p.parse_args(argv)
 
-    import torch
-
-    from painterly.config import StylizeConfig
+    from painterly.arbitrary.runtime import STRIDE, channel_stats, pad_to_stride
     from painterly.arbitrary.stylize import ArbitraryStylizer, stylize_array, work_shape
+    from painterly.config import StylizeConfig
     from painterly.fast.tiling import stylize_tiled
     from painterly.imaging.guided import guided_upsample
     from painterly.imaging.io import load_array
-    from painterly.models.adain import ENCODER_LAYER, STRIDE, AdaINModel, Decoder, channel_stats, normalize_to
 
     photo_path = args.photo or shared_dir() / "images" / "content" / "tubingen.jpg"
     style_path = args.style or shared_dir() / "images" / "style" / "starry_night.jpg"
@@ -91,33 +90,37 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         stylizer = ArbitraryStylizer(cfg)
         trained = True
     else:
+        import torch
+
+        from painterly.models.adain import AdaINModel, Decoder
+
         torch.manual_seed(0)
         stylizer = ArbitraryStylizer(cfg, model=AdaINModel(Decoder()))
         trained = False
-    model = stylizer.model
+    runtime = stylizer.runtime
     photo = load_array(photo_path)
     height, width = photo.shape[:2]
     h, w = work_shape(height, width, args.work_size)
-    style = stylizer.style_stats()[0]
+    s_mean, s_std = stylizer.style_stats()[0]
 
     results: Dict[str, tuple] = {}
     results["work + bicubic"] = best_of(lambda: stylize_array(photo, stylizer, cfg, upsample="bicubic"), args.repeat)
     results["work + guided"] = best_of(lambda: stylize_array(photo, stylizer, cfg, upsample="guided"), args.repeat)
 
     def tiled() -> np.ndarray:
-        with torch.inference_mode():
-            x = torch.from_numpy(photo).permute(2, 0, 1)[None].float() / 255
-            mean, std = channel_stats(model.encode(x)[ENCODER_LAYER])  # the whole image's statistics
+        # Shared content statistics from the whole photo shrunk to one tile's pixel count
+        # (as the feed-forward tiling does): no tile gets colours of its own.
+        scale = min(1.0, (args.tile * args.tile / (height * width)) ** 0.5)
+        small = shrink(photo, (max(16, round(height * scale)), max(16, round(width * scale))))
+        c_mean, c_std = channel_stats(runtime.encode(pad_to_stride(small.transpose(2, 0, 1)[None] / np.float32(255))))
 
-            def fn(batch: np.ndarray) -> np.ndarray:
-                t = torch.from_numpy(batch)
-                th, tw = t.shape[-2:]
-                padded = torch.nn.functional.pad(t, (0, (-tw) % STRIDE, 0, (-th) % STRIDE), mode="reflect")
-                feat = model.encode(padded)[ENCODER_LAYER]
-                out = model.decode(normalize_to(feat, mean, std, style.mean, style.std))
-                return out[..., :th, :tw].clamp(0, 1).numpy()
+        def fn(batch: np.ndarray) -> np.ndarray:
+            th, tw = batch.shape[-2:]
+            feat = runtime.encode(pad_to_stride(batch))
+            out = runtime.decode((feat - c_mean) / c_std * s_std + s_mean)
+            return np.clip(out[..., :th, :tw], 0, 1)
 
-            return stylize_tiled(photo, fn, args.tile, 64, align=STRIDE)
+        return stylize_tiled(photo, fn, args.tile, 64, align=STRIDE)
 
     results[f"full, {args.tile} px tiles"] = best_of(tiled, args.repeat)
     results["full, one pass"] = best_of(
@@ -129,8 +132,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     low = stylizer.run(small, cfg)
     low_u8 = np.rint(low * 255).astype(np.uint8)
     print(f"photo {photo_path.name} {width}x{height}, style {style_path.name}, work {w}x{h}, "
-          f"{'trained' if trained else 'UNTRAINED (random)'} decoder, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads")
+          f"{'trained' if trained else 'UNTRAINED (random)'} decoder, {stylizer.backend} backend")
     print(f"photo sharpness {sharpness(photo):.2f}; working-size result sharpness (at {w}x{h}) {sharpness(low_u8):.2f}")
     print(f"{'method':<22} {'seconds':>8} {'sharpness':>10} {'vs work':>8} {'vs full':>8}")
     args.save.mkdir(parents=True, exist_ok=True)

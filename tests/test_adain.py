@@ -156,6 +156,32 @@ def test_mask_path_paints_two_regions(model: AdaINModel, images: Dict[str, torch
         model.stylize(content, [s1], mask=mask)
 
 
+def test_numpy_pipeline_equals_the_torch_model(model: AdaINModel, images: Dict[str, torch.Tensor]) -> None:
+    from painterly.arbitrary.runtime import TorchRuntime, style_stats, stylize_pixels
+
+    runtime = TorchRuntime(model)
+
+    def u8(t: torch.Tensor) -> np.ndarray:
+        return (t[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+    content = u8(load_image(DATA / "chelsea.jpg", size=61))  # 61 x 41: padded inside
+    styles = [u8(images["style"]), u8(images["style2"])]
+    stats = [style_stats(runtime, s) for s in styles]
+    as_tensor = [torch.from_numpy(s).permute(2, 0, 1)[None].float() / 255 for s in (content, *styles)]
+    mask = np.zeros(content.shape[:2], dtype=np.float32)
+    mask[:, :30] = 1
+    cases = [
+        (dict(), dict()),
+        (dict(weights=(0.3, 0.7), alpha=0.6), dict(weights=(0.3, 0.7), alpha=0.6)),
+        (dict(mask=mask), dict(mask=torch.from_numpy(mask)[None, None])),
+    ]
+    for np_args, torch_args in cases:
+        n = 1 if not np_args else 2
+        ours = stylize_pixels(runtime, content, stats[:n], **np_args)
+        reference = model.stylize(as_tensor[0], as_tensor[1 : 1 + n], **torch_args)[0].permute(1, 2, 0).numpy()
+        np.testing.assert_allclose(ours, reference, rtol=0, atol=2e-5, err_msg=str(np_args.keys()))
+
+
 def test_model_file_round_trips(tmp_path: Path) -> None:
     from painterly.models.checkpoints import load_model, read_model_info
 
@@ -355,6 +381,21 @@ def test_cli_stylize_with_a_style_image(capsys, tmp_path, adain_models, photo, s
     assert code == 0, err
 
 
+def test_cli_export_then_stylize_with_onnx(capsys, tmp_path, adain_models, photo, style_path):
+    torch_out, onnx_out = tmp_path / "torch.png", tmp_path / "onnx.png"
+    code, _, err = run(capsys, "stylize", photo, "--style-image", style_path, "-o", torch_out, "--work-size", "64")
+    assert code == 0, err
+    code, stdout, err = run(capsys, "export", "adain")
+    assert code == 0, err
+    assert (adain_models / "adain.onnx").is_file() and "--style-image" in stdout
+    code, stdout, err = run(capsys, "models")
+    assert "adain" in stdout and "(any image)" in stdout
+    code, _, err = run(capsys, "stylize", photo, "--style-image", style_path, "-o", onnx_out, "--work-size", "64")
+    assert code == 0, err  # the name now finds the .onnx file first
+    a, b = (np.asarray(Image.open(p), dtype=np.float32) for p in (torch_out, onnx_out))
+    assert np.abs(a - b).max() <= 2
+
+
 def test_cli_stylize_bad_input_is_one_line(capsys, tmp_path, adain_models, photo, style_path, monkeypatch):
     code, _, err = run(capsys, "stylize", photo, "--style-image", tmp_path / "nope.jpg", "-o", tmp_path / "o.png")
     assert code == 1 and "nope.jpg" in err and len(err.strip().splitlines()) == 1
@@ -397,7 +438,9 @@ def test_arbitrary_does_not_import_fast() -> None:
     import sys
 
     code = (
-        "import sys, painterly.arbitrary.train, painterly.arbitrary.stylize\n"
+        "import sys, painterly.arbitrary.stylize, painterly.arbitrary.runtime\n"
+        "assert 'torch' not in sys.modules, 'the ONNX stylize path must not import torch'\n"
+        "import painterly.arbitrary.train, painterly.arbitrary.onnx_export\n"
         "bad = sorted(m for m in sys.modules if m.startswith(('painterly.fast', 'painterly.gatys', 'painterly.cli')))\n"
         "assert not bad, bad\n"
     )

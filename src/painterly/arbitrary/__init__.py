@@ -3,6 +3,9 @@
 * :mod:`~painterly.arbitrary.stylize`: paint photos in the style of any
   image with a trained decoder (style interpolation, content-style
   trade-off, two-style masks, guided upsampling to full resolution);
+* :mod:`~painterly.arbitrary.runtime`: the model run with torch or
+  onnxruntime behind one numpy interface, and AdaIN in numpy;
+* :mod:`~painterly.arbitrary.onnx_export`: the ``.onnx`` export (no torch at run time);
 * :mod:`~painterly.arbitrary.train`: train the decoder on a folder of
   photos and a folder of paintings.
 
@@ -19,7 +22,9 @@ from typing import Any
 _EXPORTS = {
     "ArbitraryStylizer": "painterly.arbitrary.stylize",
     "ArbitraryResult": "painterly.arbitrary.stylize",
-    "resolve_adain_model": "painterly.arbitrary.stylize",
+    "resolve_adain_model": "painterly.arbitrary.runtime",
+    "load_runtime": "painterly.arbitrary.runtime",
+    "export_adain_onnx": "painterly.arbitrary.onnx_export",
     "stylize_array": "painterly.arbitrary.stylize",
     "stylize_file": "painterly.arbitrary.stylize",
     "train_adain": "painterly.arbitrary.train",

@@ -200,13 +200,19 @@ def resolve_adain_model(model: PathLike = "", backend: str = "auto") -> Tuple[Pa
         raise UsageError(
             f"{path} is a torch model; export it first ('painterly export {text or DEFAULT_MODEL}') or use --backend torch"
         )
-    info = read_model_info(path)
-    if info.kind != KIND:
+    # An .onnx file's kind is checked by OnnxRuntime from the session's metadata (reading it
+    # here too would parse the 28 MB file twice).
+    if kind == "torch":
+        _check_kind(read_model_info(path).kind, path)
+    return path, kind
+
+
+def _check_kind(kind: str, path: Path) -> None:
+    if kind != KIND:
         raise ModelError(
-            f"{path} is a '{info.kind}' model, but --style-image needs an AdaIN model (kind '{KIND}'); "
+            f"{path} is a '{kind}' model, but --style-image needs an AdaIN model (kind '{KIND}'); "
             "leave out --style-image to paint with it, or see 'painterly train-adain --help'"
         )
-    return path, kind
 
 
 # -- the two runtimes ---------------------------------------------------------------
@@ -307,15 +313,15 @@ class OnnxRuntime:
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own kinds
             raise ModelError(f"model file {path} is corrupt or not an ONNX model ({type(exc).__name__})") from exc
         meta = parse_meta(self.session.get_modelmeta().custom_metadata_map.get(META_KEY), path)
+        _check_kind(str(meta.get("kind")), path)
         names = {i.name for i in self.session.get_inputs()}
-        if meta.get("kind") != KIND or not {ONNX_IMAGE, ONNX_TARGET} <= names:
-            raise ModelError(f"{path} is not an AdaIN ONNX model (made by 'painterly export' from an AdaIN model)")
+        if not {ONNX_IMAGE, ONNX_TARGET} <= names:
+            raise ModelError(f"{path} is not an AdaIN ONNX graph (export AdaIN models with 'painterly export')")
         self.info = ModelInfo(
             path=path, name=path.stem, kind=KIND, architecture=str(meta.get("architecture", "")),
             options=dict(meta.get("options", {})), styles=[], size_bytes=path.stat().st_size, meta=meta,
         )
-        # The graph computes both halves on every run; the half not asked for
-        # gets a tiny input (the default initializers would do, but explicit is cheaper to read).
+        # The graph computes both halves on every run; the half not asked for gets a tiny input.
         self._small_image = np.zeros((1, 3, MIN_SIZE, MIN_SIZE), dtype=np.float32)
         self._small_target = np.zeros((1, 512, 2, 2), dtype=np.float32)
 

@@ -42,7 +42,9 @@ statistics)
   detail from the full-resolution photo, for a small fraction of the
   network's time; its memory is a few bands of rows at full resolution.
 
-The AdaIN path always runs on torch (the encoder is VGG19); it is chosen by
+The model runs with torch (``.safetensors``) or onnxruntime (its ``.onnx``
+export, ``painterly export adain``: no torch import, about twice as fast on
+CPU; see :mod:`painterly.arbitrary.runtime`). This path is chosen by
 ``painterly stylize --style-image`` (see :mod:`painterly.cli.fast_commands`).
 """
 
@@ -52,73 +54,17 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, List, Optional, Tuple, Union
 
 import numpy as np
-import torch
 
 from ..config import StylizeConfig
-from ..errors import ConfigError, ModelError, UsageError
+from ..errors import ConfigError, UsageError
 from ..imaging.guided import guided_upsample
-from ..models.adain import KIND, AdaINModel, StyleStats
-from ..models.checkpoints import ModelInfo, find_model, models_dirs, read_model_info, user_models_dir
+from ..models.checkpoints import ModelInfo
+from .runtime import DEFAULT_MODEL, Runtime, Stats, load_runtime, resolve_adain_model, style_stats, stylize_pixels
 
 PathLike = Union[str, "os.PathLike[str]"]
-
-#: The model name ``painterly stylize --style-image`` uses without ``--model``.
-DEFAULT_MODEL = "adain"
-
-
-def _no_model_message() -> str:
-    folders = " or ".join(str(d) for d in models_dirs())
-    target = user_models_dir() / f"{DEFAULT_MODEL}.safetensors"
-    return (
-        f"no AdaIN model installed (looked for '{DEFAULT_MODEL}' in {folders}); --style-image needs one: "
-        f"train it with 'painterly train-adain --content PHOTOS --style PAINTINGS -o {target}' "
-        "(hours on a GPU) or pass --model FILE"
-    )
-
-
-def resolve_adain_model(model: PathLike = "") -> Path:
-    """The AdaIN model file for ``model`` (default: the one named ``adain``).
-
-    Raises:
-        ModelError: none installed (with how to train one), an unknown name
-            or path, an ONNX file, or a model of another kind.
-    """
-    text = str(model).strip()
-    try:
-        path = find_model(text or DEFAULT_MODEL, prefer=(".safetensors",))
-    except ModelError:
-        if not text or text == DEFAULT_MODEL:
-            raise ModelError(_no_model_message()) from None
-        raise
-    if path.suffix.lower() != ".safetensors":
-        raise ModelError(f"{path}: AdaIN models run with torch from their .safetensors file, not {path.suffix}")
-    info = read_model_info(path)
-    if info.kind != KIND:
-        raise ModelError(
-            f"{path} is a '{info.kind}' model, but --style-image needs an AdaIN model (kind '{KIND}'); "
-            "leave out --style-image to paint with it, or see 'painterly train-adain --help'"
-        )
-    return path
-
-
-def _torch_device(device: str) -> torch.device:
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, ValueError):
-        raise UsageError(f"unknown torch device '{device}'; use cpu, cuda, cuda:1, ...") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"device {device}: CUDA is not available in this torch build or machine; use cpu")
-    return dev
-
-
-def _to_tensor(pixels: np.ndarray, device: torch.device) -> torch.Tensor:
-    pixels = np.ascontiguousarray(pixels)
-    if not pixels.flags.writeable:  # Pillow's arrays are read-only; torch wants to own writable memory
-        pixels = pixels.copy()
-    return torch.from_numpy(pixels).permute(2, 0, 1).unsqueeze(0).to(device, torch.float32) / 255.0
 
 
 def _resize(pixels: np.ndarray, long_side: int) -> np.ndarray:
@@ -139,31 +85,30 @@ class ArbitraryStylizer:
 
     Args:
         config: ``style_images`` (required), ``model`` (default ``adain``),
-            ``style_size``, ``mask``, ``device``, ``threads``, ``max_pixels``
-            are used here; the rest per photo by :func:`stylize_array`.
+            ``backend`` (``auto`` prefers the ``.onnx`` export of a model
+            name, which runs without torch), ``style_size``, ``mask``,
+            ``device``, ``threads``, ``max_pixels`` are used here; the rest
+            per photo by :func:`stylize_array`.
         model: an already loaded :class:`~painterly.models.adain.AdaINModel`
-            (``config.model`` is then not read).
+            (``config.model`` is then not read; runs with torch).
 
     Raises:
-        ModelError: see :func:`resolve_adain_model`.
-        ImageError: a style image or the mask cannot be read.
+        ImageError: a style image or the mask cannot be read (checked first).
+        ModelError, UsageError: see :func:`~painterly.arbitrary.runtime.resolve_adain_model`.
         ConfigError: no style images.
 
     Attributes:
-        model, info: the model and its file's metadata (``info`` is None for
-            a model passed in).
+        runtime: the :mod:`~painterly.arbitrary.runtime` running the model.
+        info: the model file's metadata (None for a model passed in).
         style_names: the style images' file stems.
-        backend: ``"torch"``.
+        backend: ``"torch"`` or ``"onnx"``.
     """
 
-    backend = "torch"
-
-    def __init__(self, config: StylizeConfig, model: Optional[AdaINModel] = None) -> None:
+    def __init__(self, config: StylizeConfig, model: Any = None) -> None:
         from ..imaging.io import load_array
 
         if not config.style_images:
             raise ConfigError("no style images: give at least one with --style-image")
-        device = _torch_device(config.device)
         # Style images and the mask are read first (a typo is the likeliest error), then the
         # model: whatever is wrong fails before any photo is touched.
         self.styles = [load_array(p, size=config.style_size, max_pixels=config.max_pixels) for p in config.style_images]
@@ -172,47 +117,39 @@ class ArbitraryStylizer:
         if config.mask:
             rgb = load_array(config.mask, max_pixels=config.max_pixels)
             self.mask = rgb.astype(np.float32).mean(axis=2) / 255.0
-        if config.threads > 0:
-            torch.set_num_threads(config.threads)
-        self.info: Optional[ModelInfo] = None
-        if model is None:
-            path = resolve_adain_model(config.model)
-            model, self.info = AdaINModel.load(path, device)
-        self.model = model.to(device).eval()
-        self.device = device
-        self._stats: Optional[List[StyleStats]] = None
+        self.runtime: Runtime = load_runtime(
+            config.model if model is None else model, config.backend, config.device, config.threads
+        )
+        self.info: Optional[ModelInfo] = self.runtime.info
+        self.backend = self.runtime.backend
+        self._stats: Optional[List[Stats]] = None
 
     @property
     def name(self) -> str:
-        return self.info.name if self.info is not None else "adain"
+        return self.info.name if self.info is not None else DEFAULT_MODEL
 
-    def style_stats(self, photo: Optional[np.ndarray] = None) -> List[StyleStats]:
-        """The styles' ``relu4_1`` statistics; recoloured to ``photo`` first when it is given."""
+    def style_stats(self, photo: Optional[np.ndarray] = None) -> List[Stats]:
+        """The styles' relu4_1 statistics; each style recoloured to ``photo`` first when it is given."""
         if photo is None and self._stats is not None:
             return self._stats
         stats = []
         for style in self.styles:
-            tensor = _to_tensor(style, self.device)
             if photo is not None:
-                from ..imaging.color import match_histogram
+                from ..imaging.array_color import match_histogram_array
 
-                tensor = match_histogram(tensor, _to_tensor(photo, self.device))
-            stats.append(self.model.style_stats(tensor))
+                style = match_histogram_array(style, photo)
+            stats.append(style_stats(self.runtime, style))
         if photo is None:
             self._stats = stats
         return stats
 
     def run(self, work: np.ndarray, config: StylizeConfig) -> np.ndarray:
-        """The network on a working-resolution photo: uint8 (h, w, 3) -> float32 (h, w, 3) in [0, 1]."""
+        """The network on a working-size photo: uint8 (h, w, 3) -> float32 (h, w, 3) in [0, 1]."""
         stats = self.style_stats(work if config.preserve_color == "histogram" else None)
-        content = _to_tensor(work, self.device)
-        mask = None
-        if self.mask is not None:
-            mask = torch.from_numpy(self.mask)[None, None].to(self.device)
         weights = list(config.style_weights) if config.style_weights else None
-        with torch.inference_mode():
-            out = self.model.stylize(content, stats, weights=weights, alpha=config.alpha, mask=mask)
-        return out[0].permute(1, 2, 0).to("cpu", torch.float32).numpy()
+        if self.mask is not None and len(stats) != 2:
+            raise ConfigError(f"a mask needs exactly two style images, not {len(stats)}")
+        return stylize_pixels(self.runtime, work, stats, weights, config.alpha, self.mask)
 
 
 def work_shape(height: int, width: int, work_size: int) -> Tuple[int, int]:
@@ -351,11 +288,15 @@ def stylize(
     cfg = (config or StylizeConfig()).replace(**changes) if changes else (config or StylizeConfig())
     if stylizer is None:
         stylizer = ArbitraryStylizer(cfg)
-    tensor_in = isinstance(image, torch.Tensor)
+    import sys
+
+    torch = sys.modules.get("torch")
+    tensor_in = torch is not None and isinstance(image, torch.Tensor)
     source = open_image(image, max_pixels=cfg.max_pixels) if tensor_in else image
     pixels = load_array(source, size=cfg.size or None, max_pixels=cfg.max_pixels)
     out = stylize_array(pixels, stylizer, cfg)
     if tensor_in:
+        assert torch is not None
         return torch.from_numpy(out).permute(2, 0, 1).unsqueeze(0).to(torch.float32).div_(255.0)
     return Image.fromarray(out)
 

