@@ -76,13 +76,14 @@ def test_content_at_exactly_the_output_size(content_path, style_path):
 
 
 def test_multiscale_lowers_the_loss_at_each_scale(content_path, style_path):
-    cfg = TransferConfig(size=64, min_size=32, iterations=24, style_size=64, tolerance=0)
+    cfg = TransferConfig(size=64, min_size=32, scale_factor=2**0.5, iterations=24, style_size=64, tolerance=0)
     assert scale_sizes(cfg) == [32, 45, 64]
     steps = [s.iterations for s in plan(cfg, (43, 64))]
     assert sum(steps) == 24 and steps[0] > steps[-1] >= 1
     events: list[Progress] = []
     result = run_transfer(content_path, style_path, cfg, callback=events.append)
     assert len(result.history) == 3
+    assert scale_sizes(TransferConfig(size=256)) == [64, 128, 256]  # the default: factor 2 from 64 px
     for i, h in enumerate(result.history):
         assert len(h) == steps[i]
         assert min(h[1:]) < h[0], f"scale {i} did not lower its loss: {h}"

@@ -45,14 +45,14 @@ class TransferConfig:
 
     size: int = _opt(512, "long side of the output in pixels")
     iterations: int = _opt(
-        0, "optimizer iterations over all scales; 0 picks a schedule for the size (90 at 256 px, 106 at 512)"
+        0, "optimizer iterations over all scales; 0 picks a schedule for the size (90 at 256 px: 56/22/12 at 64/128/256 px; 98 at 512)"
     )
     optimizer: str = _opt("lbfgs", "lbfgs (fast, sharp) or adam (with iterate averaging)", choices=OPTIMIZERS)
     lr: float = _opt(0.02, "Adam step size, in image units (0..1) per step")
     init: str = _opt("content", "start image: content, noise or a path to an image")
     seed: int = _opt(0, "random seed; the same seed gives the same image")
     content_weight: float = _opt(1.0, "weight of the content loss")
-    style_weight: float = _opt(3.0, "weight of the style loss (relative to content 1; higher paints more)")
+    style_weight: float = _opt(2.5, "weight of the style loss (relative to content 1; higher paints more)")
     tv_weight: float = _opt(0.0, "weight of the total-variation smoothness loss")
     content_layers: Tuple[str, ...] = _opt(DEFAULT_CONTENT_LAYERS, "VGG19 layers for content")
     style_layers: Tuple[str, ...] = _opt(DEFAULT_STYLE_LAYERS, "VGG19 layers for style")
@@ -67,8 +67,8 @@ class TransferConfig:
     style_scale: float = _opt(1.0, "multiplies the style image size: larger gives larger brush strokes")
     preserve_color: str = _opt("none", "keep the content's colours: none, luminance or histogram", choices=COLOR_MODES)
     pooling: str = _opt("max", "VGG19 pooling: max or avg", choices=POOLINGS)
-    min_size: int = _opt(128, "long side of the coarsest scale in px (multi-scale starts here)")
-    scale_factor: float = _opt(2 ** 0.5, "ratio between successive scales")
+    min_size: int = _opt(64, "long side of the coarsest scale in px (multi-scale starts here)")
+    scale_factor: float = _opt(2.0, "ratio between successive scales")
     multiscale: bool = _opt(True, "coarse-to-fine optimization (off: one scale at --size)")
     tolerance: float = _opt(1e-4, "stop a scale early when the relative loss change falls below this")
     max_pixels: int = _opt(DEFAULT_MAX_PIXELS, "refuse input images with more pixels than this")
@@ -435,14 +435,19 @@ class AdaINTrainConfig:
 
     Cost: one iteration is two VGG19 passes to ``relu4_1`` without autograd
     (content and style crops), the decoder forward/backward and a VGG19
-    forward/backward over the output: about 36 s at 256 px, batch 8 on two
-    CPU cores; train on a GPU (see the README).
+    forward/backward over the output, about 1.8 TFLOP at 256 px, batch 8:
+    36-38 s on two AMD EPYC (Zen 3) cores, so train on a GPU. There the
+    network needs a few ms per iteration and the crops are the bottleneck
+    (one loader thread per folder decodes 150-220 crops/s on those cores):
+    expect 20-40 iterations/s, 1-2 h for the paper's 160,000 iterations on
+    one H100; shrink large style images to about 512 px short side first,
+    as the paper did, so they decode fast.
     """
 
     content: str = _opt("", "folder of content photos, searched recursively (jpg, png, webp, ...)")
     style: str = _opt("", "folder of style images (paintings), searched recursively")
     output: str = _opt("", "model file to write (.safetensors); the checkpoint, preview and loss curve go beside it")
-    iterations: int = _opt(160_000, "training iterations (batches); the paper's 160000 take about 4 h on one H100")
+    iterations: int = _opt(160_000, "training iterations (batches), the paper's count: 1-2 h on one H100")
     image_size: int = _opt(256, "side of the square training crops in px")
     batch_size: int = _opt(8, "content/style pairs per iteration")
     lr: float = _opt(1e-4, "Adam learning rate")

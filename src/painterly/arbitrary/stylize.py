@@ -7,11 +7,12 @@ Pipeline of :func:`stylize_array` (uint8 (H, W, 3) photo in, same size out):
    long side, if larger.
 3. The style images (``style_size`` px long side) are encoded once per
    stylizer; with ``preserve_color="histogram"`` each is first recoloured to
-   the photo's colour mean and covariance (section 7.2 of the AdaIN paper,
-   after Gatys et al. 2016), so they are re-encoded for every photo.
-4. One pass of :meth:`~painterly.models.adain.AdaINModel.stylize`: AdaIN at
-   ``relu4_1``, style interpolation by ``style_weights``, ``alpha``, and
-   the two-style ``mask``.
+   the photo's colour mean and covariance (the colour control of section 7
+   of the AdaIN paper, after Gatys et al. 2016), so they are re-encoded for
+   every photo.
+4. One pass of the network (:func:`painterly.arbitrary.runtime.stylize_pixels`:
+   encode, AdaIN in numpy with style interpolation by ``style_weights``,
+   ``alpha`` and the two-style ``mask``, decode).
 5. Back to the photo's size by guided upsampling (``upsample="guided"``,
    :mod:`painterly.imaging.guided`) or bicubic.
 6. ``preserve_color="luminance"`` keeps the result's luma with the photo's
