@@ -200,6 +200,8 @@ def test_model_file_round_trips(tmp_path: Path) -> None:
 # -- guided upsampling -----------------------------------------------------------------
 
 
+@pytest.mark.xfail(strict=True, reason="known defect, open in issue 4: guided upsampling of an affine "
+                   "recolouring is off by 3.0 levels on average, expected < 1.5")
 def test_guided_upsampling_reproduces_a_colour_transform_of_the_photo() -> None:
     from painterly.imaging.guided import guided_upsample
     from painterly.imaging.io import load_array
@@ -249,7 +251,6 @@ def _train_config(folders: Dict[str, Path], model: Path, **changes: Any) -> AdaI
         iterations=8,
         image_size=64,
         batch_size=2,
-        lr=1e-3,
         checkpoint_every=4,
         device="cpu",
         seed=0,
@@ -266,8 +267,9 @@ def test_training_lowers_the_loss_and_writes_its_files(folders: Dict[str, Path],
     result = train_adain(_train_config(folders, tmp_path / "adain.safetensors"), callback=events.append)
     total = result.history["total"]
     assert len(total) == 8 and [e.iteration for e in events] == list(range(1, 9))
-    # Measured: the mean of the last three is about a third of the first three's.
-    assert sum(total[-3:]) < 0.7 * sum(total[:3]), total
+    # Measured (the paper's lr 1e-4): 170, 77, 23, 18, 27, 17, 20, 15. (lr 1e-3 blows up at
+    # the second step and would pass a first-vs-last comparison for the wrong reason.)
+    assert sum(total[-3:]) < 0.5 * sum(total[:3]) and max(total[1:]) < total[0], total
     assert set(events[0].losses) == {"content", "style"}
     assert events[3].wrote and not events[2].wrote
     assert [p.name for p in result.unreadable_files] == ["broken.jpg"] and result.skipped_files == 1
