@@ -200,8 +200,6 @@ def test_model_file_round_trips(tmp_path: Path) -> None:
 # -- guided upsampling -----------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="known defect, open in issue 4: guided upsampling of an affine "
-                   "recolouring is off by 3.0 levels on average, expected < 1.5")
 def test_guided_upsampling_reproduces_a_colour_transform_of_the_photo() -> None:
     from painterly.imaging.guided import guided_upsample
     from painterly.imaging.io import load_array

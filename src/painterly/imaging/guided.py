@@ -1,27 +1,34 @@
-"""Edge-aware guided upsampling (He, Sun & Tang 2010; He & Sun 2015), numpy only.
+"""Edge-aware guided upsampling (after He, Sun & Tang 2010; He & Sun 2015), numpy and Pillow only.
 
-A stylization made at a working resolution (``h x w``) is brought to the
-photo's full resolution (``H x W``) by fitting, in every small window of the
-low-resolution images, a local affine colour model of the stylized result on
-the photo::
+A stylization ``p`` made at a working resolution (``h x w``) is brought to
+the photo's full resolution (``H x W``). In every small window of the
+low-resolution images, the guided filter with a colour guide (section 3.5 of
+He et al. 2010) fits a local affine colour model of ``p`` on the photo ``I``::
 
-    q(x) = A(x) I(x) + b(x)        A: 3 x 3 per pixel, b: 3
+    p(x) ~ A(x) I(x) + b(x)        A: 3 x 3 per pixel, b: 3
 
-(``I`` the photo, ``q`` the output; the guided filter with a colour guide,
-section 3.5 of He et al. 2010). ``A`` and ``b`` are smooth, so they are
-fitted at low resolution, averaged over the windows as in the guided
-filter, upsampled bilinearly, and applied to the full-resolution photo
-("fast guided filter", He & Sun 2015). Low-resolution structure (colours,
-brush strokes, the stylization itself) comes from the coefficients; edges
-and fine detail finer than a working-resolution pixel come from the photo,
-modulated by ``A``: the output is as sharp as the photo where the two are
-locally correlated, and as smooth as the bicubic upsampling where they are
-not (``eps`` sets how much correlation is needed).
+``A`` is the local gain from photo colours to painting colours. It is
+fitted at low resolution, averaged over the windows, and upsampled
+bilinearly, then (mode ``"detail"``, the default)::
 
-Memory: the coefficients are 12 float32 channels at low resolution,
-interpolated once along x to (h, W, 12); the full-resolution pass runs in
-bands of rows. A 6000 x 4000 photo from a 384 px working size needs about
-150 MB on top of its uint8 input and output.
+    q = up(p) + up(A) (I - up(I_low))
+
+the working-resolution result, upsampled, plus the photo's detail finer
+than a working-resolution pixel, carried into the painting's colours by the
+local gain. Where painting and photo are locally correlated (edges,
+silhouettes) the output gets the photo's sharpness; where they are not
+(flat sky painted with strokes) ``A`` is small (``eps`` sets how much
+correlation is needed) and the output is the upsampled painting. Mode
+``"filter"`` is He & Sun's fast guided filter, ``q = up(A) I + up(b)``: the
+output is a local affine function of the photo, which also smooths away
+the brush strokes that the photo does not have (measured in
+``benchmarks/adain_highres.py``: sharper than bicubic, but it changes the
+working-resolution picture about 3x more than ``"detail"`` does).
+
+Memory: the coefficients are 15 float32 planes at low resolution; the
+full-resolution pass runs in bands of rows (Pillow resizes each plane's
+band, in C), so its extra memory is 15 float32 bands: about 50 MB for a
+6000 px wide photo, on top of its uint8 input and output.
 """
 
 from __future__ import annotations
@@ -32,8 +39,7 @@ import numpy as np
 
 from painterly.errors import ImageError, UsageError
 
-#: Window radius in low-resolution pixels (3 x 3 windows): small, so the
-#: low-resolution result is reproduced closely.
+#: Window radius in low-resolution pixels (3 x 3 windows): the gain follows the image closely.
 DEFAULT_RADIUS = 1
 #: Regularization of ``A`` in [0, 1]^2 colour units: below the photo's local
 #: variance (about 1e-3 on textured areas) detail transfers, above it the
@@ -41,6 +47,8 @@ DEFAULT_RADIUS = 1
 DEFAULT_EPS = 1e-4
 #: Output rows per band of the full-resolution pass.
 BAND_ROWS = 128
+#: Modes of :func:`guided_upsample` (see there).
+GUIDED_MODES = ("detail", "filter")
 
 
 def box_mean(x: np.ndarray, radius: int) -> np.ndarray:
@@ -143,15 +151,6 @@ def guided_coefficients(
     return averaged[..., : 3 * c].reshape(h, w, c, 3), averaged[..., 3 * c :]
 
 
-def _bilinear_axis(n_out: int, n_in: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Source indices and weights of bilinear resampling along one axis (half-pixel centres)."""
-    pos = (np.arange(n_out, dtype=np.float64) + 0.5) * (n_in / n_out) - 0.5
-    pos = np.clip(pos, 0.0, n_in - 1)
-    lo = np.floor(pos).astype(np.int64)
-    hi = np.minimum(lo + 1, n_in - 1)
-    return lo, hi, (pos - lo).astype(np.float32)
-
-
 def guided_upsample(
     low_output: np.ndarray,
     low_guide: np.ndarray,
@@ -160,6 +159,7 @@ def guided_upsample(
     eps: float = DEFAULT_EPS,
     out: Optional[np.ndarray] = None,
     rows: int = BAND_ROWS,
+    mode: str = "detail",
 ) -> np.ndarray:
     """Upsample ``low_output`` to ``guide``'s size, restoring the guide's detail (module docstring).
 
@@ -170,10 +170,15 @@ def guided_upsample(
         radius, eps: see :func:`guided_coefficients`.
         out: optional uint8 (H, W, 3) result array.
         rows: band height of the full-resolution pass.
+        mode: ``"detail"`` (default): the upsampled result plus the photo's
+            detail through the local gain, ``up(p) + up(A) (I - up(I_low))``;
+            ``"filter"``: the fast guided filter, ``up(A) I + up(b)``.
 
     Returns:
         uint8 (H, W, 3), clamped and rounded.
     """
+    if mode not in GUIDED_MODES:
+        raise UsageError(f"unknown guided upsampling mode {mode!r}; use one of {', '.join(GUIDED_MODES)}")
     if guide.ndim != 3 or guide.shape[2] != 3 or guide.dtype != np.uint8:
         raise ImageError(f"guide must be a uint8 (H, W, 3) image, got {guide.dtype} {guide.shape}")
     if low_output.shape != low_guide.shape:
@@ -183,27 +188,35 @@ def guided_upsample(
     if out is None:
         out = np.empty((height, width, 3), dtype=np.uint8)
     a, b = guided_coefficients(low_guide, low_output, radius, eps)
-    coef = np.concatenate([a.reshape(h, w, 9), b], axis=2)  # h, w, 12
-    y_lo, y_hi, y_t = _bilinear_axis(height, h)
-    x_lo, x_hi, x_t = _bilinear_axis(width, w)
-    x_t = x_t[None, :, None]
-    # Interpolate along x once per low-resolution row (cheap: h rows), then along y per band.
-    rows_x = coef[:, x_lo]  # h, W, 12
-    rows_x *= 1.0 - x_t
-    rows_x += coef[:, x_hi] * x_t
+    # Channels first (K, h, w), so every plane below is a contiguous (rows, W) array:
+    # A's 9 entries, then up(p) and up(I_low) (detail) or b (filter).
+    extra = [low_output, low_guide] if mode == "detail" else [b]
+    coef = np.ascontiguousarray(np.concatenate([a.reshape(h, w, 9), *extra], axis=2).transpose(2, 0, 1), dtype=np.float32)
+    from PIL import Image
+
+    planes = [Image.fromarray(plane, mode="F") for plane in coef]
     scale = np.float32(1.0 / 255.0)
+    sy = h / height
     for y0 in range(0, height, max(1, rows)):
         y1 = min(height, y0 + rows)
-        t = y_t[y0:y1, None, None]
-        band = rows_x[y_lo[y0:y1]] * (1.0 - t) + rows_x[y_hi[y0:y1]] * t  # r, W, 12
-        photo = guide[y0:y1].astype(np.float32) * scale  # r, W, 3
-        matrix = band[..., :9].reshape(y1 - y0, width, 3, 3)
-        q = np.einsum("rwci,rwi->rwc", matrix, photo) + band[..., 9:]
+        # Pillow's bilinear resize of the band's source rows (in C; the same half-pixel
+        # centres as a whole-image resize, reading neighbours outside the box).
+        box = (0.0, y0 * sy, float(w), y1 * sy)
+        band = np.stack([np.asarray(p.resize((width, y1 - y0), Image.Resampling.BILINEAR, box=box)) for p in planes])
+        photo = guide[y0:y1].transpose(2, 0, 1).astype(np.float32) * scale  # 3, r, W
+        if mode == "detail":
+            photo -= band[12:15]  # the photo's detail finer than the working size
+        q = band[9:12].copy()  # up(p) (detail) or up(b) (filter)
+        for c in range(3):
+            for i in range(3):
+                q[c] += band[3 * c + i] * photo[i]
         np.clip(q, 0.0, 1.0, out=q)
         q *= 255.0
         np.rint(q, out=q)
-        out[y0:y1] = q
+        out[y0:y1] = q.transpose(1, 2, 0)
     return out
 
 
-__all__ = ["BAND_ROWS", "DEFAULT_EPS", "DEFAULT_RADIUS", "box_mean", "guided_coefficients", "guided_upsample"]
+__all__ = [
+    "BAND_ROWS", "DEFAULT_EPS", "DEFAULT_RADIUS", "GUIDED_MODES", "box_mean", "guided_coefficients", "guided_upsample",
+]
