@@ -450,6 +450,7 @@ class AdaINTrainConfig:
     iterations: int = _opt(160_000, "training iterations (batches), the paper's count: 1-2 h on one H100")
     image_size: int = _opt(256, "side of the square training crops in px")
     batch_size: int = _opt(8, "content/style pairs per iteration")
+    width: float = _opt(1.0, "decoder channel multiplier (1: the paper's 256/128/64; 0.5 for CPU training)")
     lr: float = _opt(1e-4, "Adam learning rate (the paper's; 1e-3 blows up in the first steps)")
     lr_decay: float = _opt(5e-5, "inverse decay: the rate at iteration i is lr / (1 + lr_decay * i)")
     style_weight: float = _opt(10.0, "weight of the style loss (the paper's lambda)")
@@ -497,6 +498,8 @@ class AdaINTrainConfig:
             raise ConfigError(f"checkpoint_every must be >= 1, not {self.checkpoint_every}")
         if self.preview_every < 0:
             raise ConfigError(f"preview_every must be >= 0 (0: with each checkpoint), not {self.preview_every}")
+        if not 0.125 <= self.width <= 2:
+            raise ConfigError(f"width must be between 0.125 and 2, not {self.width}")
         if self.threads < 0:
             raise ConfigError(f"threads must be >= 0, not {self.threads}")
         kind = self.device.split(":", 1)[0]

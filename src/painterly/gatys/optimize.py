@@ -10,6 +10,7 @@ from typing import Callable, Dict, List, Optional
 import torch
 
 from ..config import TransferConfig
+from .steppers import LBFGS, Adam
 
 #: Iterations over which the early-stopping test averages the loss decrease.
 PATIENCE = 10
@@ -67,19 +68,15 @@ def optimize_scale(
     # channels-last strides an image loaded from a file has (content at --size).
     x = init.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
     use_adam = cfg.optimizer == "adam"
+    stepper = Adam(lr=cfg.lr) if use_adam else LBFGS(history=50)
     if use_adam:
-        opt: torch.optim.Optimizer = torch.optim.Adam([x], lr=cfg.lr)
         average = x.detach().clone()
-    else:
-        opt = torch.optim.LBFGS(
-            [x], lr=1.0, max_iter=1, history_size=50, tolerance_grad=0.0, tolerance_change=0.0
-        )
     best = {"loss": math.inf, "image": x.detach().clone(), "losses": {}}
     last: Dict[str, float] = {}
     history: List[float] = []
 
-    def closure() -> torch.Tensor:
-        opt.zero_grad(set_to_none=True)
+    def evaluate_and_step() -> None:
+        x.grad = None
         loss, parts = objective(x)
         loss.backward()
         value = float(loss.detach())
@@ -87,13 +84,13 @@ def optimize_scale(
         last.update(parts, total=value)
         if value < best["loss"]:
             best.update(loss=value, image=x.detach().clone(), losses=dict(parts))
-        return loss
+        stepper.step(x.data, x.grad)
 
     done = 0
     interrupted = False
     try:
         for done in range(1, iterations + 1):
-            opt.step(closure)
+            evaluate_and_step()
             if use_adam:
                 with torch.no_grad():
                     x.clamp_(0, 1)
