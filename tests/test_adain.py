@@ -197,6 +197,27 @@ def test_model_file_round_trips(tmp_path: Path) -> None:
         load_model(path)
 
 
+def test_decoder_width_is_recorded_and_reloaded(tmp_path: Path) -> None:
+    from painterly.models.checkpoints import read_model_info
+
+    torch.manual_seed(0)
+    decoder = Decoder(width=0.5)
+    assert decoder.options == {"width": 0.5}
+    assert decoder.convs["conv4_1"].out_channels == 128 and decoder.convs["conv1_1"].out_channels == 3
+    with torch.no_grad():
+        assert decoder(torch.rand(1, 512, 3, 4)).shape == (1, 3, 24, 32)
+    path = save_adain(tmp_path / "slim.safetensors", decoder, {})
+    assert read_model_info(path).options == {"width": 0.5}
+    loaded, _ = AdaINModel.load(path)
+    for key, value in decoder.state_dict().items():
+        assert torch.equal(loaded.decoder.state_dict()[key], value)
+    for bad in (0.01, 5, "wide"):
+        with pytest.raises(ConfigError, match="width"):
+            Decoder(width=bad)
+    with pytest.raises(ConfigError, match="width"):
+        AdaINTrainConfig(content="c", style="s", output="o.safetensors", width=3.0)
+
+
 # -- guided upsampling -----------------------------------------------------------------
 
 

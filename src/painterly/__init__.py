@@ -10,8 +10,8 @@ import until an algorithm is used)::
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .lazy import lazy_exports
+
 
 __version__ = "0.1.0"
 
@@ -28,14 +28,4 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'painterly' has no attribute '{name}'")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals(), __all__)

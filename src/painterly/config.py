@@ -52,7 +52,7 @@ class TransferConfig:
     init: str = _opt("content", "start image: content, noise or a path to an image")
     seed: int = _opt(0, "random seed; the same seed gives the same image")
     content_weight: float = _opt(1.0, "weight of the content loss")
-    style_weight: float = _opt(2.5, "weight of the style loss (relative to content 1; higher paints more)")
+    style_weight: float = _opt(2.0, "weight of the style loss (relative to content 1; higher paints more)")
     tv_weight: float = _opt(0.0, "weight of the total-variation smoothness loss")
     content_layers: Tuple[str, ...] = _opt(DEFAULT_CONTENT_LAYERS, "VGG19 layers for content")
     style_layers: Tuple[str, ...] = _opt(DEFAULT_STYLE_LAYERS, "VGG19 layers for style")
@@ -348,8 +348,6 @@ class StylizeConfig:
         "guided", "AdaIN: from work_size to the output size by guided (edge-aware, restores the photo's "
         "detail) or bicubic upsampling", choices=UPSAMPLE_MODES,
     )
-
-    threads: int = _opt(0, "CPU threads; 0 uses all cores")
 
     def __post_init__(self) -> None:
         _validate_stylize(self)

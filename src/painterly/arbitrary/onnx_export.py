@@ -39,20 +39,11 @@ from pathlib import Path
 from typing import Any, Dict, Union
 
 from ..errors import ModelError, UsageError
+from ..onnx_support import require_onnx as _require_onnx
 from .runtime import ONNX_DECODED, ONNX_FEATURES, ONNX_IMAGE, ONNX_TARGET
 
 #: Opset of the exported graph.
 OPSET = 17
-
-
-def _require_onnx() -> Any:
-    try:
-        import onnx
-    except ImportError:
-        raise ModelError(
-            "exporting to ONNX needs the onnx package: pip install 'painterly[export]' (or pip install onnx)"
-        ) from None
-    return onnx
 
 
 def onnx_bytes(decoder: Any, meta: Dict[str, Any]) -> bytes:

@@ -31,6 +31,7 @@ from typing import Any, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ..errors import ConfigError, ImageError, ModelError, UsageError
+from ..onnx_support import onnx_providers
 from ..models.checkpoints import META_KEY, ModelInfo, find_model, models_dirs, parse_meta, read_model_info, user_models_dir
 
 #: ``kind`` of AdaIN model files (as :data:`painterly.models.adain.KIND`, without importing torch).
@@ -269,20 +270,6 @@ class TorchRuntime:
         return self._run(self.model.decode, target)
 
 
-def _providers(device: str, available: List[str]) -> List[str]:
-    kind = device.split(":")[0].lower()
-    if kind == "cpu":
-        return ["CPUExecutionProvider"]
-    if kind == "cuda":
-        if "CUDAExecutionProvider" not in available:
-            raise UsageError(
-                f"device {device}: this onnxruntime has no CUDA support "
-                f"(providers: {', '.join(available)}); use cpu or install onnxruntime-gpu"
-            )
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    raise UsageError(f"device {device}: ONNX models run on cpu or cuda")
-
-
 class OnnxRuntime:
     """An exported AdaIN ``.onnx`` model run with onnxruntime (no torch import).
 
@@ -306,7 +293,7 @@ class OnnxRuntime:
             options.intra_op_num_threads = threads
         try:
             self.session = ort.InferenceSession(
-                str(path), options, providers=_providers(device, ort.get_available_providers())
+                str(path), options, providers=onnx_providers(device, ort.get_available_providers())
             )
         except UsageError:
             raise

@@ -182,7 +182,7 @@ def stylize_array(
     Returns:
         A new uint8 (H, W, 3) array.
     """
-    from ..imaging.array_color import blend_array, combine_luminance_array
+    from ..imaging.array_color import finish_array
 
     if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
         raise UsageError(f"expected a uint8 (H, W, 3) image, got {pixels.dtype} {pixels.shape}")
@@ -202,11 +202,8 @@ def stylize_array(
 
         small = Image.fromarray(np.rint(np.clip(low, 0.0, 1.0) * 255.0).astype(np.uint8))
         out = np.array(small.resize((width, height), Image.Resampling.BICUBIC), dtype=np.uint8)
-    if config.preserve_color == "luminance":
-        combine_luminance_array(out, pixels, out=out)
-    if config.strength < 1:
-        blend_array(out, pixels, config.strength, out=out)
-    return out
+    # Histogram colour preservation recoloured the styles before encoding (above).
+    return finish_array(out, pixels, "luminance" if config.preserve_color == "luminance" else "", config.strength)
 
 
 @dataclass(frozen=True)
@@ -282,24 +279,13 @@ def stylize(
         A PIL RGB image, or for a tensor input a float32 tensor (1, 3, H', W')
         in [0, 1] on the CPU.
     """
-    from PIL import Image
-
-    from ..imaging.io import load_array, open_image
+    from ..imaging.io import image_like, load_array
 
     cfg = (config or StylizeConfig()).replace(**changes) if changes else (config or StylizeConfig())
     if stylizer is None:
         stylizer = ArbitraryStylizer(cfg)
-    import sys
-
-    torch = sys.modules.get("torch")
-    tensor_in = torch is not None and isinstance(image, torch.Tensor)
-    source = open_image(image, max_pixels=cfg.max_pixels) if tensor_in else image
-    pixels = load_array(source, size=cfg.size or None, max_pixels=cfg.max_pixels)
-    out = stylize_array(pixels, stylizer, cfg)
-    if tensor_in:
-        assert torch is not None
-        return torch.from_numpy(out).permute(2, 0, 1).unsqueeze(0).to(torch.float32).div_(255.0)
-    return Image.fromarray(out)
+    pixels = load_array(image, size=cfg.size or None, max_pixels=cfg.max_pixels)
+    return image_like(stylize_array(pixels, stylizer, cfg), image)
 
 
 __all__ = [

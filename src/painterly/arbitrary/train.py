@@ -38,11 +38,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 from PIL import Image
@@ -54,12 +53,11 @@ from ..losses import content_loss
 from ..losses.moments import mean_std_loss
 from ..models.adain import ENCODER_LAYER, KIND, STYLE_LAYERS, AdaINModel, Decoder, adain, save_adain
 from ..models.vgg import shared_vgg19
-from ..progress import OptionalTrainCallback, TrainProgress
+from ..progress import OptionalTrainCallback
 from ..training.common import (
     amp_dtype_for,
     check_resume_config,
     check_writable,
-    defer_interrupt,
     final_losses,
     hardware,
     resolve_device,
@@ -71,6 +69,7 @@ from ..training.common import (
 )
 from ..training.data import BatchStream, CropSampler, scan_images
 from ..training.losscurve import draw_loss_curve
+from ..training.loop import run_loop
 
 _DATA = Path(__file__).resolve().parent.parent / "data"
 #: The preview pair (bundled, public domain / CC0).
@@ -274,7 +273,6 @@ def train_adain(config: AdaINTrainConfig, callback: OptionalTrainCallback = None
         return x.contiguous(memory_format=torch.channels_last) if VGG_CHANNELS_LAST else x
 
     iteration = start_iteration
-    loop_start = time.perf_counter()
     preview_written: Optional[Path] = None
     curve_written: Optional[Path] = None
     skipped = content_skipped + style_skipped
@@ -324,80 +322,42 @@ def train_adain(config: AdaINTrainConfig, callback: OptionalTrainCallback = None
             written.append(write_preview())
         return written
 
-    interrupted = False
+    def forward(step: int) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], Any]:
+        content_batch, content_state = next(streams["content"])
+        style_batch, style_state = next(streams["style"])
+        c = content_batch.to(device, non_blocking=True)
+        s = style_batch.to(device, non_blocking=True)
+        for group in optimizer.param_groups:
+            group["lr"] = cfg.lr / (1.0 + cfg.lr_decay * step)
+        with torch.no_grad(), vgg_autocast():
+            content_feat = vgg(vgg_input(c), (ENCODER_LAYER,))[ENCODER_LAYER]
+            style_feats = {k: v.float() for k, v in vgg(vgg_input(s), STYLE_LAYERS).items()}
+            target = adain(content_feat.float(), style_feats[ENCODER_LAYER])
+        with net_autocast():
+            decoded = decoder(target)
+        with vgg_autocast():
+            parts = adain_losses(
+                vgg, decoded if amp_dtype == torch.bfloat16 else decoded.float(), target, style_feats,
+                channels_last=VGG_CHANNELS_LAST,
+            )
+        total = cfg.content_weight * parts["content"] + cfg.style_weight * parts["style"]
+        return total, parts, {"content": content_state, "style": style_state}
+
+    def commit(done: int, states: Any) -> None:
+        nonlocal iteration, sampler_states
+        iteration, sampler_states = done, states
+
     try:
-        while iteration < cfg.iterations:
-            content_batch, content_state = next(streams["content"])
-            style_batch, style_state = next(streams["style"])
-            c = content_batch.to(device, non_blocking=True)
-            s = style_batch.to(device, non_blocking=True)
-            for group in optimizer.param_groups:
-                group["lr"] = cfg.lr / (1.0 + cfg.lr_decay * iteration)
-            optimizer.zero_grad(set_to_none=True)
-            with torch.no_grad(), vgg_autocast():
-                content_feat = vgg(vgg_input(c), (ENCODER_LAYER,))[ENCODER_LAYER]
-                style_feats = {k: v.float() for k, v in vgg(vgg_input(s), STYLE_LAYERS).items()}
-                target = adain(content_feat.float(), style_feats[ENCODER_LAYER])
-            with net_autocast():
-                decoded = decoder(target)
-            with vgg_autocast():
-                parts = adain_losses(
-                    vgg, decoded if amp_dtype == torch.bfloat16 else decoded.float(), target, style_feats,
-                    channels_last=VGG_CHANNELS_LAST,
-                )
-            total = cfg.content_weight * parts["content"] + cfg.style_weight * parts["style"]
-            if scaler is not None and scaler.is_enabled():
-                scaler.scale(total).backward()
-            else:
-                total.backward()
-            values = {"total": float(total.detach())}
-            values.update((k, float(v.detach())) for k, v in parts.items())
-            # The step and its bookkeeping happen together or not at all, so a
-            # checkpoint written on Ctrl-C is always consistent.
-            with defer_interrupt():
-                if scaler is not None and scaler.is_enabled():
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    optimizer.step()
-                iteration += 1
-                sampler_states = {"content": content_state, "style": style_state}
-                for key, value in values.items():
-                    history.setdefault(key, []).append(value)
-            if not math.isfinite(values["total"]):
-                raise ConfigError(
-                    f"the loss became {values['total']} at iteration {iteration}; lower lr or the loss weights"
-                )
-            wrote: List[Path] = []
-            last = iteration == cfg.iterations
-            preview_due = (cfg.preview_every > 0 and iteration % cfg.preview_every == 0) or last
-            if iteration % cfg.checkpoint_every == 0 or last:
-                wrote = save_all(with_preview=preview_due or cfg.preview_every == 0)
-            elif preview_due:
-                wrote = [write_preview()]
-            if callback is not None:
-                elapsed = time.perf_counter() - loop_start
-                callback(
-                    TrainProgress(
-                        iteration=iteration,
-                        total=cfg.iterations,
-                        loss=values["total"],
-                        losses={k: v for k, v in values.items() if k != "total"},
-                        rate=(iteration - start_iteration) / elapsed if elapsed > 0 else 0.0,
-                        elapsed=time.perf_counter() - started,
-                        wrote=tuple(wrote),
-                    )
-                )
-    except KeyboardInterrupt:
-        interrupted = True
-        save_all(with_preview=True)
+        outcome = run_loop(
+            forward=forward, optimizer=optimizer, scaler=scaler, start_iteration=start_iteration,
+            iterations=cfg.iterations, history=history, checkpoint_every=cfg.checkpoint_every,
+            preview_every=cfg.preview_every, commit=commit, save_all=save_all, write_preview=write_preview,
+            callback=callback, started=started,
+        )
     finally:
         for stream in streams.values():
             stream.close()
-    if start_iteration >= cfg.iterations and not interrupted:
-        save_all(with_preview=True)  # nothing left to do: rewrite the outputs so they exist
 
-    loop_seconds = time.perf_counter() - loop_start
     done = iteration - start_iteration
     unreadable = [content_files[i] for i in sampler_states["content"]["bad"]]
     unreadable += [style_files[i] for i in sampler_states["style"]["bad"]]
@@ -411,8 +371,8 @@ def train_adain(config: AdaINTrainConfig, callback: OptionalTrainCallback = None
         losses=final_losses(history),
         history=history,
         elapsed=time.perf_counter() - started,
-        seconds_per_iteration=loop_seconds / done if done else 0.0,
-        interrupted=interrupted,
+        seconds_per_iteration=outcome.seconds / done if done else 0.0,
+        interrupted=outcome.interrupted,
         skipped_files=skipped,
         unreadable_files=unreadable,
         device=str(device),

@@ -53,8 +53,6 @@ def _add_traceback(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .progressbar import TrainProgressBar
-
     base = load_config_file(TrainConfig, args.config) if args.config else None
     cfg = config_from_args(TrainConfig, args, base)
     given: Dict[str, Any] = {}
@@ -70,9 +68,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UsageError(f"train needs {', '.join(missing)} (see 'painterly train --help')")
     from ..fast.train import train
 
-    bar = None if args.quiet else TrainProgressBar(sys.stderr)
+    return _train_with_bar(train, cfg, args.quiet, lambda r: f"{', '.join(r.style_names)}; {cfg.architecture}")
+
+
+def _train_with_bar(train_fn: Any, cfg: Any, quiet: bool, describe: Any) -> int:
+    """Run a training function with a progress bar and report its outcome in one line.
+
+    ``describe(result)`` names what was trained, for the final line.
+    """
+    from .progressbar import TrainProgressBar
+
+    bar = None if quiet else TrainProgressBar(sys.stderr)
     try:
-        result = train(cfg, callback=bar)
+        result = train_fn(cfg, callback=bar)
     finally:
         if bar is not None:
             bar.close()
@@ -86,9 +94,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
         return EXIT_INTERRUPTED
     print(
-        f"wrote {result.model_path} ({', '.join(result.style_names)}; {cfg.architecture}) after "
-        f"{result.iterations} iterations in {result.elapsed:.0f} s ({result.seconds_per_iteration:.2f} s/it)"
-        + (f"; {losses}" if losses else "")
+        f"wrote {result.model_path} ({describe(result)}) after {result.iterations} iterations in "
+        f"{result.elapsed:.0f} s ({result.seconds_per_iteration:.2f} s/it)" + (f"; {losses}" if losses else "")
     )
     return EXIT_OK
 
@@ -275,8 +282,6 @@ def _stylize_arbitrary(args: argparse.Namespace, base: Optional[StylizeConfig], 
 
 
 def cmd_train_adain(args: argparse.Namespace) -> int:
-    from .progressbar import TrainProgressBar
-
     base = load_config_file(AdaINTrainConfig, args.config) if args.config else None
     given = given_options(args)
     for name in ("content", "style", "output"):
@@ -288,26 +293,7 @@ def cmd_train_adain(args: argparse.Namespace) -> int:
         raise UsageError(f"train-adain needs {', '.join(missing)} (see 'painterly train-adain --help')")
     from ..arbitrary.train import train_adain
 
-    bar = None if args.quiet else TrainProgressBar(sys.stderr)
-    try:
-        result = train_adain(cfg, callback=bar)
-    finally:
-        if bar is not None:
-            bar.close()
-    for path in result.unreadable_files:
-        _warn(f"skipped unreadable training image {path}")
-    losses = ", ".join(f"{k} {v:.3g}" for k, v in result.losses.items())
-    if result.interrupted:
-        _note(
-            f"interrupted at iteration {result.iterations}/{cfg.iterations}; the checkpoint "
-            f"{result.checkpoint_path} holds the state: rerun with --resume to continue"
-        )
-        return EXIT_INTERRUPTED
-    print(
-        f"wrote {result.model_path} (AdaIN decoder) after {result.iterations} iterations in "
-        f"{result.elapsed:.0f} s ({result.seconds_per_iteration:.2f} s/it)" + (f"; {losses}" if losses else "")
-    )
-    return EXIT_OK
+    return _train_with_bar(train_adain, cfg, args.quiet, lambda r: "AdaIN decoder")
 
 
 # -- models and export -------------------------------------------------------------

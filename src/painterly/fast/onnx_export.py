@@ -57,6 +57,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Set, Union
 
 from ..errors import ModelError, UsageError
+from ..onnx_support import require_onnx
 
 #: Opset of the exported graphs.
 OPSET = 17
@@ -68,16 +69,6 @@ STYLIZED, IMAGE_NORM_STATS = "stylized", "image_norm_stats"
 #: network's own Python-level padding is traced as "no padding needed",
 #: which is what the graph's own padding guarantees).
 _EXAMPLE_SIZE = 64
-
-
-def _require_onnx() -> Any:
-    try:
-        import onnx
-    except ImportError:
-        raise ModelError(
-            "exporting to ONNX needs the onnx package: pip install 'painterly[export]' (or pip install onnx)"
-        ) from None
-    return onnx
 
 
 def _wrapper(net: Any, stats: Any) -> Any:
@@ -223,7 +214,7 @@ def onnx_bytes(net: Any, meta: Dict[str, Any]) -> bytes:
 
     import torch
 
-    onnx = _require_onnx()
+    onnx = require_onnx()
     from .norm_stats import NormStats
 
     # A private CPU copy: NormStats patches the norm modules of the net it is given.
@@ -301,7 +292,7 @@ def export_onnx(
     path = Path(path)
     if path.suffix.lower() != ".onnx":
         raise UsageError(f"ONNX models end in .onnx, not '{path.suffix or '(none)'}': {path}")
-    _require_onnx()
+    require_onnx()
     if isinstance(model, (str, os.PathLike)):
         net, info = load_model(model, "cpu")
         meta = info.meta

@@ -16,26 +16,13 @@ from typing import Any, List, Optional, Union
 import numpy as np
 
 from ..errors import ModelError, UsageError
+from ..onnx_support import onnx_providers
 from ..models.checkpoints import META_KEY, ModelInfo, parse_meta
 
 #: Tile origins are multiples of the networks' total stride.
 ALIGN = 4
 #: Smallest side the graphs take (their 1/4-resolution reflect pads need 2 px).
 MIN_SIZE = 8
-
-
-def _providers(device: str, available: List[str]) -> List[str]:
-    kind = device.split(":")[0].lower()
-    if kind == "cpu":
-        return ["CPUExecutionProvider"]
-    if kind == "cuda":
-        if "CUDAExecutionProvider" not in available:
-            raise UsageError(
-                f"device {device}: this onnxruntime has no CUDA support "
-                f"(providers: {', '.join(available)}); use cpu or install onnxruntime-gpu"
-            )
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    raise UsageError(f"device {device}: ONNX models run on cpu or cuda")
 
 
 class OnnxStylizer:
@@ -71,7 +58,7 @@ class OnnxStylizer:
         options.inter_op_num_threads = 1
         # Warnings about deduplicated initializers and the like are not the user's business.
         options.log_severity_level = 3
-        providers = _providers(device, ort.get_available_providers())
+        providers = onnx_providers(device, ort.get_available_providers())
         try:
             self.session = ort.InferenceSession(str(self.path), options, providers=providers)
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own kinds for bad files

@@ -253,7 +253,7 @@ def stylize_array(
     Returns:
         A new uint8 (H, W, 3) array.
     """
-    from ..imaging.array_color import blend_array, combine_luminance_array, match_histogram_array
+    from ..imaging.array_color import finish_array
 
     if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
         raise UsageError(f"expected a uint8 (H, W, 3) image, got {pixels.dtype} {pixels.shape}")
@@ -273,13 +273,7 @@ def stylize_array(
         return stylizer(batch, weights, stats)
 
     out = stylize_tiled(pixels, run, tile, overlap, align=align, progress=progress)
-    if config.preserve_color == "luminance":
-        combine_luminance_array(out, pixels, out=out)
-    elif config.preserve_color == "histogram":
-        match_histogram_array(out, pixels, out=out)
-    if config.strength < 1:
-        blend_array(out, pixels, config.strength, out=out)
-    return out
+    return finish_array(out, pixels, config.preserve_color, config.strength)
 
 
 @dataclass(frozen=True)
@@ -337,13 +331,6 @@ def stylize_file(
     return StylizeResult(path=path, size=(w, h), seconds=time.perf_counter() - start, tiles=tiles)
 
 
-def _is_tensor(obj: Any) -> bool:
-    import sys
-
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(obj, torch.Tensor)
-
-
 def stylize(
     image: Any,
     config: Optional[StylizeConfig] = None,
@@ -367,22 +354,13 @@ def stylize(
         is rounded to 1/255 steps first), which is what keeps big photos
         cheap; the network itself runs in float32.
     """
-    from PIL import Image
-
-    from ..imaging.io import load_array, open_image
+    from ..imaging.io import image_like, load_array
 
     cfg = (config or StylizeConfig()).replace(**changes) if changes else (config or StylizeConfig())
     if stylizer is None:
         stylizer = load_stylizer(cfg.model, cfg.backend, cfg.device, cfg.threads)
-    tensor_in = _is_tensor(image)
-    source = open_image(image, max_pixels=cfg.max_pixels) if tensor_in else image
-    pixels = load_array(source, size=cfg.size or None, max_pixels=cfg.max_pixels)
-    out = stylize_array(pixels, stylizer, cfg)
-    if tensor_in:
-        import torch
-
-        return torch.from_numpy(out).permute(2, 0, 1).unsqueeze(0).to(torch.float32).div_(255.0)
-    return Image.fromarray(out)
+    pixels = load_array(image, size=cfg.size or None, max_pixels=cfg.max_pixels)
+    return image_like(stylize_array(pixels, stylizer, cfg), image)
 
 
 __all__ = [

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,14 +48,13 @@ from ..losses import FeatureStats, content_loss, feature_stats, gram_loss, tv_lo
 from ..models.checkpoints import make_meta, save_model
 from ..models.transformer import StyleNetwork, build_network
 from ..models.vgg import VGG19, shared_vgg19
-from ..progress import OptionalTrainCallback, TrainProgress
+from ..progress import OptionalTrainCallback
 from ..training.common import (
     CHECKPOINT_FORMAT,
     FINAL_LOSS_WINDOW,
     TrainPaths,
     check_resume_config,
     check_writable,
-    defer_interrupt,
     final_losses,
     hardware,
     read_checkpoint,
@@ -69,6 +67,7 @@ from ..training.common import (
 )
 from ..training.data import BatchStream, CropSampler, scan_images
 from ..training.losscurve import draw_loss_curve
+from ..training.loop import run_loop
 
 #: The preview photo used when the config names none (bundled, CC0).
 DEFAULT_PREVIEW = Path(__file__).resolve().parent.parent / "data" / "chelsea.jpg"
@@ -363,7 +362,6 @@ def train(config: TrainConfig, callback: OptionalTrainCallback = None) -> TrainR
         return net_autocast() if amp_dtype == torch.bfloat16 else contextlib.nullcontext()
 
     iteration = start_iteration
-    loop_start = time.perf_counter()
     preview_written: Optional[Path] = None
     curve_written: Optional[Path] = None
 
@@ -411,70 +409,32 @@ def train(config: TrainConfig, callback: OptionalTrainCallback = None) -> TrainR
         preview_written = paths.preview
         return paths.preview
 
-    interrupted = False
+    def forward(step: int) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], Any]:
+        batch, next_state = next(stream)
+        x = batch.to(device, non_blocking=True)
+        weights, groups = _style_groups(step, x.shape[0], len(names), device)
+        with vgg_autocast():
+            targets = objective.content_targets(x)
+        with net_autocast():
+            y = net(x, weights)
+        with vgg_autocast():
+            total, parts = objective(y if amp_dtype == torch.bfloat16 else y.float(), targets, groups)
+        return total, parts, next_state
+
+    def commit(done: int, next_state: Any) -> None:
+        nonlocal iteration, sampler_state
+        iteration, sampler_state = done, next_state
+
     try:
-        while iteration < cfg.iterations:
-            batch, next_state = next(stream)
-            x = batch.to(device, non_blocking=True)
-            weights, groups = _style_groups(iteration, x.shape[0], len(names), device)
-            optimizer.zero_grad(set_to_none=True)
-            with vgg_autocast():
-                targets = objective.content_targets(x)
-            with net_autocast():
-                y = net(x, weights)
-            with vgg_autocast():
-                total, parts = objective(y if amp_dtype == torch.bfloat16 else y.float(), targets, groups)
-            if scaler is not None and scaler.is_enabled():
-                scaler.scale(total).backward()
-            else:
-                total.backward()
-            values = {"total": float(total.detach())}
-            values.update((k, float(v.detach())) for k, v in parts.items())
-            # The step and its bookkeeping happen together or not at all, so a
-            # checkpoint written on Ctrl-C is always consistent.
-            with defer_interrupt():
-                if scaler is not None and scaler.is_enabled():
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    optimizer.step()
-                iteration += 1
-                sampler_state = next_state
-                for key, value in values.items():
-                    history.setdefault(key, []).append(value)
-            if not math.isfinite(values["total"]):
-                raise ConfigError(
-                    f"the loss became {values['total']} at iteration {iteration}; lower lr or the loss weights"
-                )
-            wrote: List[Path] = []
-            last = iteration == cfg.iterations
-            preview_due = (cfg.preview_every > 0 and iteration % cfg.preview_every == 0) or last
-            if iteration % cfg.checkpoint_every == 0 or last:
-                wrote = save_all(with_preview=preview_due or cfg.preview_every == 0)
-            elif preview_due:
-                wrote = [write_preview()]
-            if callback is not None:
-                elapsed = time.perf_counter() - loop_start
-                callback(
-                    TrainProgress(
-                        iteration=iteration,
-                        total=cfg.iterations,
-                        loss=values["total"],
-                        losses={k: v for k, v in values.items() if k != "total"},
-                        rate=(iteration - start_iteration) / elapsed if elapsed > 0 else 0.0,
-                        elapsed=time.perf_counter() - started,
-                        wrote=tuple(wrote),
-                    )
-                )
-    except KeyboardInterrupt:
-        interrupted = True
-        save_all(with_preview=True)
+        outcome = run_loop(
+            forward=forward, optimizer=optimizer, scaler=scaler, start_iteration=start_iteration,
+            iterations=cfg.iterations, history=history, checkpoint_every=cfg.checkpoint_every,
+            preview_every=cfg.preview_every, commit=commit, save_all=save_all, write_preview=write_preview,
+            callback=callback, started=started,
+        )
     finally:
         stream.close()
-    if start_iteration >= cfg.iterations and not interrupted:
-        save_all(with_preview=True)  # nothing left to do: rewrite the outputs so they exist
 
-    loop_seconds = time.perf_counter() - loop_start
     done = iteration - start_iteration
     return TrainResult(
         model_path=paths.model,
@@ -486,8 +446,8 @@ def train(config: TrainConfig, callback: OptionalTrainCallback = None) -> TrainR
         losses=final_losses(history),
         history=history,
         elapsed=time.perf_counter() - started,
-        seconds_per_iteration=loop_seconds / done if done else 0.0,
-        interrupted=interrupted,
+        seconds_per_iteration=outcome.seconds / done if done else 0.0,
+        interrupted=outcome.interrupted,
         skipped_files=skipped,
         unreadable_files=[files[i] for i in sampler_state["bad"]],
         style_names=names,

@@ -197,9 +197,30 @@ def blend_array(
     return result
 
 
+def finish_array(out: np.ndarray, photo: np.ndarray, preserve_color: str, strength: float) -> np.ndarray:
+    """The stylizers' last steps, in place on ``out``: colour preservation, then strength.
+
+    Args:
+        out: the stylized uint8 (H, W, 3), modified in place.
+        photo: the input photo, uint8 (H, W, 3) of the same size.
+        preserve_color: ``"luminance"`` keeps ``out``'s luma with the photo's
+            colours, ``"histogram"`` recolours ``out`` to the photo's colour
+            moments, anything else leaves the colours alone.
+        strength: 1 keeps ``out``, 0 gives the photo, between them a blend.
+    """
+    if preserve_color == "luminance":
+        combine_luminance_array(out, photo, out=out)
+    elif preserve_color == "histogram":
+        match_histogram_array(out, photo, out=out)
+    if strength < 1:
+        blend_array(out, photo, strength, out=out)
+    return out
+
+
 __all__ = [
     "HISTOGRAM_MODES",
     "blend_array",
+    "finish_array",
     "color_moments",
     "combine_luminance_array",
     "match_histogram_array",

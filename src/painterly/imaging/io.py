@@ -441,6 +441,21 @@ def load_array(
     return np.array(img, dtype=np.uint8)  # a writable copy, independent of Pillow
 
 
+
+def image_like(pixels: np.ndarray, source: object) -> object:
+    """Return ``pixels`` as the kind of image ``source`` was (the stylizers' return type).
+
+    Args:
+        pixels: uint8 (H, W, 3) RGB.
+        source: what the caller passed in: for a tensor the result is a
+            float32 tensor (1, 3, H, W) in [0, 1] on the CPU, else a PIL RGB image.
+    """
+    if _is_tensor(source):
+        import torch
+
+        return torch.from_numpy(pixels).permute(2, 0, 1).unsqueeze(0).to(torch.float32).div_(255.0)
+    return Image.fromarray(pixels)
+
 def _output_format(path: Path) -> str:
     ext = path.suffix.lower()
     if ext not in OUTPUT_FORMATS:

@@ -1,0 +1,71 @@
+"""Regenerate the pictures in docs/ and the README gallery from the bundled models.
+
+    python docs/make_images.py
+
+Writes, for every bundled feed-forward model, ``docs/images/models/NAME_astronaut.jpg``
+(the public-domain NASA portrait from the package's example images, never part of the
+training photos, painted at 512 px) and ``docs/images/gallery.jpg``: the photo, then the
+photo in every bundled style, in one row with labels. With the AdaIN decoder bundled it
+also paints the photo in the style of each public-domain painting bundled with the package
+(``docs/images/models/adain_NAME.jpg``). Deterministic: the same models give the same files.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+DOCS = Path(__file__).resolve().parent
+sys.path.insert(0, str(DOCS.parent / "src"))
+
+from painterly.config import StylizeConfig  # noqa: E402
+from painterly.fast.stylize import stylize  # noqa: E402
+from painterly.models.checkpoints import list_models  # noqa: E402
+
+DATA = DOCS.parent / "src" / "painterly" / "data"
+PHOTO = DATA / "astronaut.jpg"
+SAMPLE_SIZE = 512
+THUMB = 200
+
+
+def main() -> int:
+    out_dir = DOCS / "images" / "models"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tiles = [("photo", Image.open(PHOTO).convert("RGB"))]
+    models = list_models(prefer=(".safetensors", ".onnx"))
+    for info in models:
+        if info.kind != "feedforward":
+            continue
+        name = info.name
+        image = stylize(PHOTO, StylizeConfig(model=str(info.path), size=SAMPLE_SIZE))
+        image.save(out_dir / f"{name}_astronaut.jpg", quality=88)
+        tiles.append((name, image))
+        print(f"wrote {out_dir / (name + '_astronaut.jpg')}")
+    if any(i.kind == "adain" for i in models):
+        from painterly.arbitrary.stylize import stylize as adain_stylize
+
+        for painting in ("starry_night", "wave"):
+            image = adain_stylize(PHOTO, StylizeConfig(style_images=(str(DATA / f"{painting}.jpg"),), size=SAMPLE_SIZE))
+            image.save(out_dir / f"adain_{painting}.jpg", quality=88)
+            tiles.append((f"AdaIN: {painting}", image))
+            print(f"wrote {out_dir / ('adain_' + painting + '.jpg')}")
+
+    label_h, gap, per_row = 16, 4, 5
+    thumbs = [(n, im.resize((THUMB, round(im.height * THUMB / im.width)), Image.Resampling.LANCZOS)) for n, im in tiles]
+    h = max(t.height for _, t in thumbs)
+    rows = (len(thumbs) + per_row - 1) // per_row
+    sheet = Image.new("RGB", (per_row * (THUMB + gap) - gap, rows * (h + label_h + gap)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, (name, thumb) in enumerate(thumbs):
+        x, y = (i % per_row) * (THUMB + gap), (i // per_row) * (h + label_h + gap)
+        draw.text((x + 2, y + 2), name, fill=(0, 0, 0))
+        sheet.paste(thumb, (x, y + label_h))
+    sheet.save(DOCS / "images" / "gallery.jpg", quality=88)
+    print(f"wrote {DOCS / 'images' / 'gallery.jpg'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

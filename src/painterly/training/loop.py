@@ -1,0 +1,136 @@
+"""The iteration loop shared by feed-forward and AdaIN training.
+
+Both trainers differ in how a batch becomes a loss; everything around it is
+the same and lives here: the backward pass (with a gradient scaler for
+float16), the optimizer step and its bookkeeping as one uninterruptible
+unit, the loss history, the non-finite-loss stop, checkpoints and previews
+on their schedule, progress callbacks, and Ctrl-C (checkpoint, then return).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import torch
+
+from ..errors import ConfigError
+from ..progress import OptionalTrainCallback, TrainProgress
+from .common import defer_interrupt
+
+#: ``forward(iteration) -> (total loss, named parts, batch state)``: one batch's
+#: losses with autograd; the batch state is what the samplers must resume after.
+Forward = Callable[[int], Tuple[torch.Tensor, Dict[str, torch.Tensor], Any]]
+
+
+@dataclass
+class LoopOutcome:
+    """Where :func:`run_loop` stopped.
+
+    Attributes:
+        iteration: iterations done in all (including those before a resume).
+        interrupted: Ctrl-C stopped it (a checkpoint was written).
+        seconds: wall time of the loop itself.
+    """
+
+    iteration: int
+    interrupted: bool
+    seconds: float
+
+
+def run_loop(
+    *,
+    forward: Forward,
+    optimizer: torch.optim.Optimizer,
+    scaler: Optional[Any],
+    start_iteration: int,
+    iterations: int,
+    history: Dict[str, List[float]],
+    checkpoint_every: int,
+    preview_every: int,
+    commit: Callable[[int, Any], None],
+    save_all: Callable[[bool], List[Path]],
+    write_preview: Callable[[], Path],
+    callback: OptionalTrainCallback,
+    started: float,
+) -> LoopOutcome:
+    """Train from ``start_iteration`` to ``iterations``.
+
+    Args:
+        forward: computes one batch's losses (see :data:`Forward`).
+        optimizer, scaler: the optimizer, and a ``GradScaler`` (or None).
+        history: per-iteration loss values, appended to in place.
+        checkpoint_every, preview_every: schedules (``preview_every`` 0:
+            a preview with each checkpoint).
+        commit: called with the new iteration count and the batch state
+            right after each optimizer step, inside the same
+            uninterruptible block, so ``save_all`` always sees a consistent
+            state.
+        save_all: writes checkpoint, model and loss curve (and the preview
+            when asked); returns the paths written.
+        write_preview: writes the preview alone; returns its path.
+        callback: progress callback (or None).
+        started: ``time.perf_counter()`` when the training call began.
+    """
+    iteration = start_iteration
+    loop_start = time.perf_counter()
+    interrupted = False
+    scaled = scaler is not None and scaler.is_enabled()
+    try:
+        while iteration < iterations:
+            optimizer.zero_grad(set_to_none=True)
+            total, parts, batch_state = forward(iteration)
+            if scaled:
+                scaler.scale(total).backward()
+            else:
+                total.backward()
+            values = {"total": float(total.detach())}
+            values.update((k, float(v.detach())) for k, v in parts.items())
+            # The step and its bookkeeping happen together or not at all, so a
+            # checkpoint written on Ctrl-C is always consistent.
+            with defer_interrupt():
+                if scaled:
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    optimizer.step()
+                iteration += 1
+                commit(iteration, batch_state)
+                for key, value in values.items():
+                    history.setdefault(key, []).append(value)
+            if not math.isfinite(values["total"]):
+                raise ConfigError(
+                    f"the loss became {values['total']} at iteration {iteration}; lower lr or the loss weights"
+                )
+            wrote: List[Path] = []
+            last = iteration == iterations
+            preview_due = (preview_every > 0 and iteration % preview_every == 0) or last
+            if iteration % checkpoint_every == 0 or last:
+                wrote = save_all(preview_due or preview_every == 0)
+            elif preview_due:
+                wrote = [write_preview()]
+            if callback is not None:
+                elapsed = time.perf_counter() - loop_start
+                callback(
+                    TrainProgress(
+                        iteration=iteration,
+                        total=iterations,
+                        loss=values["total"],
+                        losses={k: v for k, v in values.items() if k != "total"},
+                        rate=(iteration - start_iteration) / elapsed if elapsed > 0 else 0.0,
+                        elapsed=time.perf_counter() - started,
+                        wrote=tuple(wrote),
+                    )
+                )
+    except KeyboardInterrupt:
+        interrupted = True
+        save_all(True)
+    if start_iteration >= iterations and not interrupted:
+        save_all(True)  # nothing left to do: rewrite the outputs so they exist
+    return LoopOutcome(iteration, interrupted, time.perf_counter() - loop_start)
+
+
+__all__ = ["Forward", "LoopOutcome", "run_loop"]
