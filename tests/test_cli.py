@@ -375,6 +375,31 @@ def test_ctrl_c_exits_130_and_keeps_the_best_image(capsys, tmp_path, content_pat
         assert img.size == (48, 32)
 
 
+def test_sigterm_stops_a_real_run_like_ctrl_c(tmp_path, content_path, style_path):
+    # A real process and a real signal: SIGTERM (what schedulers and `kill` send)
+    # must keep the best image so far and exit 130, like Ctrl-C.
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out.png"
+    cmd = [sys.executable, "-m", "painterly", "transfer", str(content_path), str(style_path), "-o", str(out),
+           "--size", "64", "--iterations", "100000", "--tolerance", "0", "--save-every", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    # --save-every 1 writes out_0001.png after the first iteration: optimization is under way.
+    while not (tmp_path / "out_0001.png").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "saved the best image so far" in err and "Traceback" not in err
+    with Image.open(out) as img:
+        assert max(img.size) == 64
+
+
 def test_ctrl_c_before_optimizing_exits_130(capsys, tmp_path, content_path, style_path, monkeypatch):
     import sys
 

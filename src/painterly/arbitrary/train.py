@@ -229,7 +229,7 @@ def train_adain(config: AdaINTrainConfig, callback: OptionalTrainCallback = None
     # Decoder init from the seed without disturbing the caller's global RNG.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
-        decoder = Decoder()
+        decoder = Decoder(width=cfg.width)
     decoder.to(device).train()
     optimizer = torch.optim.Adam(decoder.parameters(), lr=cfg.lr)
     amp_dtype = amp_dtype_for(device, cfg.amp)

@@ -292,6 +292,21 @@ def _wants_traceback(argv: Sequence[str]) -> bool:
     return "--traceback" in args
 
 
+def _stop_on_sigterm() -> None:
+    """Let SIGTERM stop a run the way Ctrl-C does (best image or checkpoint kept, exit 130).
+
+    Cluster schedulers and ``kill`` send SIGTERM; a job started in the
+    background of a non-interactive shell also ignores SIGINT, so SIGTERM is
+    the only polite way to stop it.
+    """
+    import signal
+
+    try:
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+    except ValueError:  # not the main thread: an embedding program owns the signals
+        pass
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; return the exit code (never raises, never exits).
 
@@ -299,6 +314,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         argv: arguments without the program name (default ``sys.argv[1:]``).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    _stop_on_sigterm()
     show_tb = _wants_traceback(argv)
     parser: Optional[argparse.ArgumentParser] = None
     try:
