@@ -60,6 +60,9 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 SRC = REPO / "src"
 sys.path.insert(0, str(SRC))
+sys.path.insert(0, str(BENCH_DIR))
+
+from tables import print_table  # noqa: E402,F401 - re-exported for the other scripts
 
 SPEEDUP_TARGET = 2.0
 WIDTH, HEIGHT = 1024, 768
@@ -168,19 +171,6 @@ def flops_table() -> List[List[str]]:
         params = sum(p.numel() for p in net.parameters())
         rows.append([arch, f"{flops / (WIDTH * HEIGHT / 1e6) / 1e9:.1f}", f"{flops / 1e9:.1f}", f"{params / 1e6:.2f} M"])
     return rows
-
-
-def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str = "") -> None:
-    cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    if title:
-        print(f"\n{title}")
-    line = "  ".join(h.ljust(w) for h, w in zip(cells[0], widths))
-    print(line)
-    print("-" * len(line))
-    for r in cells[1:]:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
-    sys.stdout.flush()
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

@@ -89,6 +89,8 @@ SRC = REPO / "src"
 sys.path.insert(0, str(SRC))
 sys.path.insert(0, str(BENCH_DIR))
 
+from tables import print_table  # noqa: E402 - benchmarks/tables.py, after the path set-up
+
 DEFAULT_PAIRS = "tubingen:starry_night,chicago:wave,golden_gate:shipwreck,sailboat:udnie"
 DEFAULT_SIZES = "256,384"
 DEFAULT_EVAL_SIZES = "256,512"
@@ -273,19 +275,6 @@ class Report:
 
     def add(self, name: str, passed: bool, measured: str, goal: str) -> None:
         self.targets.append(Target(name, bool(passed), measured, goal))
-
-
-def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str = "") -> None:
-    cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    if title:
-        print(f"\n{title}")
-    line = "  ".join(h.ljust(w) for h, w in zip(cells[0], widths))
-    print(line)
-    print("-" * len(line))
-    for r in cells[1:]:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
-    sys.stdout.flush()
 
 
 def f3(x: Optional[float]) -> str:
