@@ -55,6 +55,7 @@ from ..models.adain import ENCODER_LAYER, KIND, STYLE_LAYERS, AdaINModel, Decode
 from ..models.vgg import shared_vgg19
 from ..progress import OptionalTrainCallback
 from ..training.common import (
+    TrainRun,
     amp_dtype_for,
     check_resume_config,
     check_writable,
@@ -88,42 +89,13 @@ _MAY_CHANGE = "iterations, checkpoint/preview intervals, device, amp and threads
 
 
 @dataclass
-class AdaINTrainResult:
-    """What :func:`train_adain` returns.
+class AdaINTrainResult(TrainRun):
+    """What :func:`train_adain` returns: :class:`~painterly.training.common.TrainRun` plus
 
     Attributes:
-        model_path: the model file written (``output``).
-        checkpoint_path: the training checkpoint (``NAME.ckpt``).
-        preview_path: the latest preview image (None if none was written).
-        loss_curve_path: the loss curve PNG.
-        iterations: iterations done in all (including those before a resume).
-        start_iteration: where this run started (0, or the resumed checkpoint's).
-        losses: ``content``, ``style`` and ``total``, averaged over the last
-            100 iterations.
-        history: per-iteration values of each part and ``total``.
-        elapsed: seconds this run took (setup included).
-        seconds_per_iteration: mean seconds of this run's iterations.
-        interrupted: Ctrl-C stopped the run; the checkpoint holds its state.
-        skipped_files: non-image files skipped in the content and style folders.
-        unreadable_files: image files that failed to decode (skipped).
-        device: the torch device trained on.
         config: the configuration used.
     """
 
-    model_path: Path
-    checkpoint_path: Path
-    preview_path: Optional[Path]
-    loss_curve_path: Optional[Path]
-    iterations: int
-    start_iteration: int
-    losses: Dict[str, float]
-    history: Dict[str, List[float]]
-    elapsed: float
-    seconds_per_iteration: float
-    interrupted: bool
-    skipped_files: int
-    unreadable_files: List[Path]
-    device: str
     config: AdaINTrainConfig = field(repr=False)
 
 
@@ -358,26 +330,10 @@ def train_adain(config: AdaINTrainConfig, callback: OptionalTrainCallback = None
         for stream in streams.values():
             stream.close()
 
-    done = iteration - start_iteration
     unreadable = [content_files[i] for i in sampler_states["content"]["bad"]]
     unreadable += [style_files[i] for i in sampler_states["style"]["bad"]]
-    return AdaINTrainResult(
-        model_path=paths.model,
-        checkpoint_path=paths.checkpoint,
-        preview_path=preview_written,
-        loss_curve_path=curve_written,
-        iterations=iteration,
-        start_iteration=start_iteration,
-        losses=final_losses(history),
-        history=history,
-        elapsed=time.perf_counter() - started,
-        seconds_per_iteration=outcome.seconds / done if done else 0.0,
-        interrupted=outcome.interrupted,
-        skipped_files=skipped,
-        unreadable_files=unreadable,
-        device=str(device),
-        config=cfg,
-    )
+    fields = outcome.run_fields(paths, preview_written, curve_written, history, started, skipped, unreadable, device)
+    return AdaINTrainResult(**fields, config=cfg)
 
 
 __all__ = ["AdaINTrainResult", "PREVIEW_CONTENT", "PREVIEW_STYLE", "adain_losses", "render_preview", "train_adain"]

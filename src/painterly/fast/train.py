@@ -53,6 +53,7 @@ from ..training.common import (
     CHECKPOINT_FORMAT,
     FINAL_LOSS_WINDOW,
     TrainPaths,
+    TrainRun,
     check_resume_config,
     check_writable,
     final_losses,
@@ -83,44 +84,15 @@ _RESUMABLE_CHANGES = (
 
 
 @dataclass
-class TrainResult:
-    """What :func:`train` returns.
+class TrainResult(TrainRun):
+    """What :func:`train` returns: :class:`~painterly.training.common.TrainRun` plus
 
     Attributes:
-        model_path: the model file written (``output``).
-        checkpoint_path: the training checkpoint (``NAME.ckpt``).
-        preview_path: the latest preview image.
-        loss_curve_path: the loss curve PNG.
-        iterations: iterations done in all (including those before a resume).
-        start_iteration: where this run started (0, or the resumed checkpoint's).
-        losses: unweighted loss parts (content, style, tv) and the weighted
-            total, averaged over the last :data:`FINAL_LOSS_WINDOW` iterations.
-        history: per-iteration values of each part and ``total``.
-        elapsed: seconds this run took (setup included).
-        seconds_per_iteration: mean seconds of this run's iterations.
-        interrupted: Ctrl-C stopped the run; the checkpoint holds its state.
-        skipped_files: files in the data folder that are not images.
-        unreadable_files: image files that failed to decode (skipped).
         style_names: the styles, in conditioning order.
-        device: the torch device trained on.
         config: the configuration used.
     """
 
-    model_path: Path
-    checkpoint_path: Path
-    preview_path: Optional[Path]
-    loss_curve_path: Optional[Path]
-    iterations: int
-    start_iteration: int
-    losses: Dict[str, float]
-    history: Dict[str, List[float]]
-    elapsed: float
-    seconds_per_iteration: float
-    interrupted: bool
-    skipped_files: int
-    unreadable_files: List[Path]
     style_names: List[str]
-    device: str
     config: TrainConfig = field(repr=False)
 
 
@@ -435,25 +407,11 @@ def train(config: TrainConfig, callback: OptionalTrainCallback = None) -> TrainR
     finally:
         stream.close()
 
-    done = iteration - start_iteration
-    return TrainResult(
-        model_path=paths.model,
-        checkpoint_path=paths.checkpoint,
-        preview_path=preview_written,
-        loss_curve_path=curve_written,
-        iterations=iteration,
-        start_iteration=start_iteration,
-        losses=final_losses(history),
-        history=history,
-        elapsed=time.perf_counter() - started,
-        seconds_per_iteration=outcome.seconds / done if done else 0.0,
-        interrupted=outcome.interrupted,
-        skipped_files=skipped,
-        unreadable_files=[files[i] for i in sampler_state["bad"]],
-        style_names=names,
-        device=str(device),
-        config=cfg,
+    fields = outcome.run_fields(
+        paths, preview_written, curve_written, history, started, skipped,
+        [files[i] for i in sampler_state["bad"]], device,
     )
+    return TrainResult(**fields, style_names=names, config=cfg)
 
 
 __all__ = [

@@ -43,6 +43,44 @@ CHECKPOINT_VERSION = 1
 FINAL_LOSS_WINDOW = 100
 
 
+@dataclass
+class TrainRun:
+    """What a training call returns; the trainers' result classes add their own fields.
+
+    Attributes:
+        model_path: the model file written (``output``).
+        checkpoint_path: the training checkpoint (``NAME.ckpt``).
+        preview_path: the latest preview image (None if none was written).
+        loss_curve_path: the loss curve PNG (None if no iteration ran).
+        iterations: iterations done in all (including those before a resume).
+        start_iteration: where this run started (0, or the resumed checkpoint's).
+        losses: unweighted loss parts and the weighted ``total``, averaged
+            over the last :data:`FINAL_LOSS_WINDOW` iterations.
+        history: per-iteration values of each part and ``total``.
+        elapsed: seconds this run took (setup included).
+        seconds_per_iteration: mean seconds of this run's iterations.
+        interrupted: Ctrl-C (or SIGTERM) stopped the run; the checkpoint holds its state.
+        skipped_files: files in the data folders that are not images.
+        unreadable_files: image files that failed to decode (skipped).
+        device: the torch device trained on.
+    """
+
+    model_path: Path
+    checkpoint_path: Path
+    preview_path: Optional[Path]
+    loss_curve_path: Optional[Path]
+    iterations: int
+    start_iteration: int
+    losses: Dict[str, float]
+    history: Dict[str, List[float]]
+    elapsed: float
+    seconds_per_iteration: float
+    interrupted: bool
+    skipped_files: int
+    unreadable_files: List[Path]
+    device: str
+
+
 @dataclass(frozen=True)
 class TrainPaths:
     """The files a training run writes, all beside the model."""
@@ -284,6 +322,7 @@ __all__ = [
     "CHECKPOINT_VERSION",
     "FINAL_LOSS_WINDOW",
     "TrainPaths",
+    "TrainRun",
     "amp_dtype_for",
     "check_resume_config",
     "check_writable",
