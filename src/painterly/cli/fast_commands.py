@@ -164,8 +164,6 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def cmd_stylize(args: argparse.Namespace) -> int:
-    import time
-
     from ..fast.stylize import load_stylizer, parse_style_weights, style_weight_vector, stylize_file
     from ..imaging.io import check_output_path
 
@@ -188,35 +186,13 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         cfg = cfg.replace(style_weights=parse_style_weights(args.style_weights, stylizer.info.styles))
     style_weight_vector(cfg.style_weights, stylizer.info.styles)  # wrong count: fail before any work
 
-    started = time.perf_counter()
-    failed = 0
-    for source, target in zip(files, outputs):
-        if _same_file(source, target):
-            _warn(f"skipped {source}: the output would overwrite it; choose another -o")
-            failed += 1
-            continue
-        try:
-            result = stylize_file(source, target, cfg, stylizer=stylizer, quality=args.quality)
-        except (ImageError, OutputError) as exc:
-            _warn(f"skipped {source}: {_one_line(str(exc))}")
-            failed += 1
-            continue
-        if not args.quiet:
-            w, h = result.size
-            tiles = f", {result.tiles} tiles" if result.tiles > 1 else ""
-            print(f"wrote {result.path} ({w}x{h}) in {result.seconds:.2f} s{tiles}")
-    done = len(files) - failed
-    if to_folder or failed:
-        where = f" into {args.output}" if to_folder else ""
-        summary = (
-            f"stylized {done} of {len(files)} images{where} with {stylizer.info.name} "
-            f"({stylizer.backend}) in {time.perf_counter() - started:.1f} s"
-        )
-        if failed:
-            _note(summary + f"; {failed} failed")
-        elif not args.quiet:
-            print(summary)
-    return EXIT_ERROR if failed else EXIT_OK
+    def describe(result: Any) -> str:
+        return f", {result.tiles} tiles" if result.tiles > 1 else ""
+
+    return _stylize_each(
+        args, files, outputs, to_folder, lambda src, dst: stylize_file(src, dst, cfg, stylizer=stylizer, quality=args.quality),
+        describe, f"{stylizer.info.name} ({stylizer.backend})",
+    )
 
 
 #: StylizeConfig fields that only the AdaIN path reads (warned about without --style-image).
@@ -225,8 +201,6 @@ _ADAIN_ONLY = ("alpha", "work_size", "style_size", "upsample")
 
 def _stylize_arbitrary(args: argparse.Namespace, base: Optional[StylizeConfig], style_images: Tuple[str, ...]) -> int:
     """``stylize --style-image``: paint with an AdaIN model (painterly.arbitrary.stylize)."""
-    import time
-
     from ..fast.stylize import parse_style_weights
     from ..imaging.io import check_output_path
 
@@ -246,6 +220,27 @@ def _stylize_arbitrary(args: argparse.Namespace, base: Optional[StylizeConfig], 
 
     stylizer = ArbitraryStylizer(cfg)  # reads the style images and mask, then the model: bad ones fail here
 
+    def describe(result: Any) -> str:
+        (w, h), (ww, wh) = result.size, result.work_size
+        return f", painted at {ww}x{wh}" if (ww, wh) != (w, h) else ""
+
+    return _stylize_each(
+        args, files, outputs, to_folder, lambda src, dst: stylize_file(src, dst, cfg, stylizer=stylizer, quality=args.quality),
+        describe, f"{stylizer.name} (AdaIN; {', '.join(stylizer.style_names)})",
+    )
+
+
+def _stylize_each(
+    args: argparse.Namespace, files: Sequence[Path], outputs: Sequence[Path], to_folder: bool,
+    run: Callable[[Path, Path], Any], describe: Callable[[Any], str], model: str,
+) -> int:
+    """Stylize ``files`` to ``outputs`` one by one; skip (and count) the ones that fail; summarize.
+
+    ``run(source, target)`` writes one output and returns its result
+    (``path``, ``size``, ``seconds``); ``describe(result)`` adds to its line.
+    """
+    import time
+
     started = time.perf_counter()
     failed = 0
     for source, target in zip(files, outputs):
@@ -254,23 +249,18 @@ def _stylize_arbitrary(args: argparse.Namespace, base: Optional[StylizeConfig], 
             failed += 1
             continue
         try:
-            result = stylize_file(source, target, cfg, stylizer=stylizer, quality=args.quality)
+            result = run(source, target)
         except (ImageError, OutputError) as exc:
             _warn(f"skipped {source}: {_one_line(str(exc))}")
             failed += 1
             continue
         if not args.quiet:
             w, h = result.size
-            ww, wh = result.work_size
-            work = f", painted at {ww}x{wh}" if (ww, wh) != (w, h) else ""
-            print(f"wrote {result.path} ({w}x{h}) in {result.seconds:.2f} s{work}")
+            print(f"wrote {result.path} ({w}x{h}) in {result.seconds:.2f} s{describe(result)}")
     done = len(files) - failed
     if to_folder or failed:
         where = f" into {args.output}" if to_folder else ""
-        summary = (
-            f"stylized {done} of {len(files)} images{where} with {stylizer.name} (AdaIN; "
-            f"{', '.join(stylizer.style_names)}) in {time.perf_counter() - started:.1f} s"
-        )
+        summary = f"stylized {done} of {len(files)} images{where} with {model} in {time.perf_counter() - started:.1f} s"
         if failed:
             _note(summary + f"; {failed} failed")
         elif not args.quiet:
