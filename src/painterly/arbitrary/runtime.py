@@ -32,7 +32,16 @@ import numpy as np
 
 from ..errors import ConfigError, ImageError, ModelError, UsageError
 from ..onnx_support import onnx_providers
-from ..models.checkpoints import META_KEY, ModelInfo, find_model, models_dirs, parse_meta, read_model_info, user_models_dir
+from ..models.checkpoints import (
+    META_KEY,
+    ModelInfo,
+    find_model,
+    models_dirs,
+    parse_meta,
+    read_model_info,
+    runtime_kind,
+    user_models_dir,
+)
 
 #: ``kind`` of AdaIN model files (as :data:`painterly.models.adain.KIND`, without importing torch).
 KIND = "adain"
@@ -192,15 +201,7 @@ def resolve_adain_model(model: PathLike = "", backend: str = "auto") -> Tuple[Pa
         if not text or text == DEFAULT_MODEL:
             raise ModelError(_no_model_message()) from None
         raise
-    kind = {".onnx": "onnx", ".safetensors": "torch"}.get(path.suffix.lower())
-    if kind is None:
-        raise ModelError(f"{path} is not a model file: models end in .safetensors or .onnx")
-    if backend == "torch" and kind == "onnx":
-        raise UsageError(f"{path} is an ONNX model, which the torch backend cannot run; use --backend onnx or auto")
-    if backend == "onnx" and kind == "torch":
-        raise UsageError(
-            f"{path} is a torch model; export it first ('painterly export {text or DEFAULT_MODEL}') or use --backend torch"
-        )
+    kind = runtime_kind(path, backend, f"painterly export {text or DEFAULT_MODEL}")
     # An .onnx file's kind is checked by OnnxRuntime from the session's metadata (reading it
     # here too would parse the 28 MB file twice).
     if kind == "torch":

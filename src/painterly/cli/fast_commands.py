@@ -165,7 +165,6 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def cmd_stylize(args: argparse.Namespace) -> int:
     from ..fast.stylize import load_stylizer, parse_style_weights, style_weight_vector, stylize_file
-    from ..imaging.io import check_output_path
 
     base = load_config_file(StylizeConfig, args.config) if args.config else None
     style_images = tuple(args.style_image) if args.style_image else (base.style_images if base else ())
@@ -175,12 +174,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     if given:
         _warn(f"{', '.join('--' + k.replace('_', '-') for k in given)} apply only with --style-image; ignored")
     cfg = config_from_args(StylizeConfig, args, base)
-    files, to_folder = _gather_inputs(args.inputs)
-    if not files:
-        raise UsageError("no input images found")
-    outputs = _plan_outputs(files, args.output, to_folder)
-    for target in outputs:
-        check_output_path(target)  # a bad extension fails now, not after the first image
+    files, outputs, to_folder = _plan_job(args)
     stylizer = load_stylizer(cfg.model, cfg.backend, cfg.device, cfg.threads)
     if args.style_weights is not None:
         cfg = cfg.replace(style_weights=parse_style_weights(args.style_weights, stylizer.info.styles))
@@ -202,7 +196,6 @@ _ADAIN_ONLY = ("alpha", "work_size", "style_size", "upsample")
 def _stylize_arbitrary(args: argparse.Namespace, base: Optional[StylizeConfig], style_images: Tuple[str, ...]) -> int:
     """``stylize --style-image``: paint with an AdaIN model (painterly.arbitrary.stylize)."""
     from ..fast.stylize import parse_style_weights
-    from ..imaging.io import check_output_path
 
     values = given_options(args)
     values["style_images"] = tuple(style_images)
@@ -210,12 +203,7 @@ def _stylize_arbitrary(args: argparse.Namespace, base: Optional[StylizeConfig], 
         names = [Path(p).stem for p in style_images]
         values["style_weights"] = parse_style_weights(args.style_weights, names)
     cfg = build_config(StylizeConfig, values, base)
-    files, to_folder = _gather_inputs(args.inputs)
-    if not files:
-        raise UsageError("no input images found")
-    outputs = _plan_outputs(files, args.output, to_folder)
-    for target in outputs:
-        check_output_path(target)  # a bad extension fails now, not after the first image
+    files, outputs, to_folder = _plan_job(args)
     from ..arbitrary.stylize import ArbitraryStylizer, stylize_file
 
     stylizer = ArbitraryStylizer(cfg)  # reads the style images and mask, then the model: bad ones fail here
@@ -228,6 +216,19 @@ def _stylize_arbitrary(args: argparse.Namespace, base: Optional[StylizeConfig], 
         args, files, outputs, to_folder, lambda src, dst: stylize_file(src, dst, cfg, stylizer=stylizer, quality=args.quality),
         describe, f"{stylizer.name} (AdaIN; {', '.join(stylizer.style_names)})",
     )
+
+
+def _plan_job(args: argparse.Namespace) -> Tuple[List[Path], List[Path], bool]:
+    """Input files, their output paths and whether -o is a folder; bad output names fail here, before any work."""
+    from ..imaging.io import check_output_path
+
+    files, to_folder = _gather_inputs(args.inputs)
+    if not files:
+        raise UsageError("no input images found")
+    outputs = _plan_outputs(files, args.output, to_folder)
+    for target in outputs:
+        check_output_path(target)  # a bad extension fails now, not after the first image
+    return files, outputs, to_folder
 
 
 def _stylize_each(

@@ -47,7 +47,7 @@ import numpy as np
 
 from ..config import StylizeConfig
 from ..errors import ConfigError, ModelError, UsageError, did_you_mean
-from ..models.checkpoints import ModelInfo, find_model, read_model_info
+from ..models.checkpoints import ModelInfo, find_model, read_model_info, runtime_kind
 from .tiling import count_tiles, stylize_tiled
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -91,17 +91,7 @@ def resolve_model(model: PathLike, backend: str = "auto") -> Tuple[Path, str]:
         raise UsageError("no model given: pass --model NAME or a model file (see 'painterly models')")
     prefer = (".safetensors", ".onnx") if backend == "torch" else (".onnx", ".safetensors")
     path = find_model(model, prefer=prefer)
-    suffix = path.suffix.lower()
-    kind = {".onnx": "onnx", ".safetensors": "torch"}.get(suffix)
-    if kind is None:
-        raise ModelError(f"{path} is not a model file: models end in .safetensors or .onnx")
-    if backend == "torch" and kind == "onnx":
-        raise UsageError(f"{path} is an ONNX model, which the torch backend cannot run; use --backend onnx or auto")
-    if backend == "onnx" and kind == "torch":
-        raise UsageError(
-            f"{path} is a torch model; export it first ('painterly export {model} -o {path.stem}.onnx') "
-            "or use --backend torch"
-        )
+    kind = runtime_kind(path, backend, f"painterly export {model} -o {path.stem}.onnx")
     return path, kind
 
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
-from ..errors import ConfigError, ModelError, did_you_mean
+from ..errors import ConfigError, ModelError, UsageError, did_you_mean
 
 if TYPE_CHECKING:  # pragma: no cover
     from .transformer import StyleNetwork
@@ -473,7 +473,30 @@ def list_models(
     return [found[name] for name in sorted(found)]
 
 
+
+def runtime_kind(path: Path, backend: str, export_command: str) -> str:
+    """``"onnx"`` or ``"torch"``: the runtime a model file needs, checked against ``backend``.
+
+    Args:
+        path: a model file (``.onnx`` or ``.safetensors``).
+        backend: ``"auto"``, ``"onnx"`` or ``"torch"``.
+        export_command: the ``painterly export ...`` command suggested when an
+            ONNX backend is asked to run a torch model.
+
+    Raises:
+        ModelError: not a model file suffix. UsageError: a backend that cannot run it.
+    """
+    kind = {".onnx": "onnx", ".safetensors": "torch"}.get(path.suffix.lower())
+    if kind is None:
+        raise ModelError(f"{path} is not a model file: models end in .safetensors or .onnx")
+    if backend == "torch" and kind == "onnx":
+        raise UsageError(f"{path} is an ONNX model, which the torch backend cannot run; use --backend onnx or auto")
+    if backend == "onnx" and kind == "torch":
+        raise UsageError(f"{path} is a torch model; export it first ('{export_command}') or use --backend torch")
+    return kind
+
 __all__ = [
+    "runtime_kind",
     "FORMAT",
     "FORMAT_VERSION",
     "MODEL_SUFFIXES",
