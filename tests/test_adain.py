@@ -300,6 +300,17 @@ def test_training_lowers_the_loss_and_writes_its_files(folders: Dict[str, Path],
     assert result.loss_curve_path is not None and result.loss_curve_path.is_file()
 
 
+def test_identity_loss_is_trained_and_recorded(folders: Dict[str, Path], tmp_path: Path) -> None:
+    from painterly.arbitrary.train import train_adain
+
+    result = train_adain(_train_config(folders, tmp_path / "m.safetensors", identity_weight=10.0, iterations=6))
+    h = result.history
+    assert set(h) >= {"total", "content", "style", "identity"}
+    for i in range(6):  # the total is the weighted sum of the three parts
+        assert h["total"][i] == pytest.approx(h["content"][i] + 10 * h["style"][i] + 10 * h["identity"][i], rel=1e-4)
+    assert h["identity"][-1] < h["identity"][0], h["identity"]
+
+
 def _weights(path: Path) -> Dict[str, torch.Tensor]:
     from painterly.training.common import read_checkpoint
 
@@ -322,14 +333,31 @@ def test_interrupt_then_resume_equals_uninterrupted(folders: Dict[str, Path], tm
     assert first.interrupted and first.iterations == 1
     with pytest.raises(ConfigError, match="unfinished"):
         train_adain(_train_config(folders, out, **small))
-    with pytest.raises(ConfigError, match="batch_size"):
-        train_adain(_train_config(folders, out, **small, resume=True, batch_size=3))
+    with pytest.raises(ConfigError, match="style_weight"):
+        train_adain(_train_config(folders, out, **small, resume=True, style_weight=3.0))
     second = train_adain(_train_config(folders, out, **small, resume=True))
     assert second.start_iteration == 1 and second.iterations == 3
     wa, wb = _weights(second.checkpoint_path), _weights(reference.checkpoint_path)
     for key in wa:
         torch.testing.assert_close(wa[key], wb[key], rtol=0, atol=1e-6, msg=key)
     assert second.history["total"] == pytest.approx(reference.history["total"], rel=1e-6)
+
+
+def test_resume_with_a_new_crop_size_records_a_stage(folders: Dict[str, Path], tmp_path: Path) -> None:
+    from painterly.arbitrary.train import train_adain
+    from painterly.models.checkpoints import read_model_info
+    from painterly.training.common import read_checkpoint
+
+    out = tmp_path / "m.safetensors"
+    train_adain(_train_config(folders, out, image_size=32, iterations=2, checkpoint_every=2))
+    result = train_adain(_train_config(folders, out, image_size=48, lr=2e-4, iterations=3, resume=True))
+    assert result.start_iteration == 2 and result.iterations == 3
+    expected = [
+        {"from_iteration": 0, "image_size": 32, "batch_size": 2, "lr": 1e-4, "identity_weight": 0.0},
+        {"from_iteration": 2, "image_size": 48, "batch_size": 2, "lr": 2e-4, "identity_weight": 0.0},
+    ]
+    assert read_checkpoint(result.checkpoint_path, kind="adain")["stages"] == expected
+    assert read_model_info(out).meta["train"]["stages"] == expected
 
 
 def test_training_refuses_bad_input_before_any_work(folders: Dict[str, Path], tmp_path: Path) -> None:
