@@ -42,7 +42,6 @@ reconstruction of the photo, alpha 0) and ``NAME_loss.png``.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import time
 from dataclasses import dataclass, field
@@ -54,29 +53,15 @@ from PIL import Image
 
 from ..config import AdaINTrainConfig
 from ..errors import ConfigError
-from ..imaging.io import load_image, save_image, tensor_to_image
+from ..imaging.io import load_image, tensor_to_image
 from ..losses import content_loss
 from ..losses.moments import mean_std_loss
 from ..models.adain import ENCODER_LAYER, KIND, STYLE_LAYERS, AdaINModel, Decoder, adain, save_adain
 from ..models.vgg import shared_vgg19
 from ..progress import OptionalTrainCallback
-from ..training.common import (
-    TrainRun,
-    amp_dtype_for,
-    check_resume_config,
-    check_writable,
-    final_losses,
-    hardware,
-    resolve_device,
-    resume_state,
-    rng_state,
-    set_rng_state,
-    train_paths,
-    write_checkpoint,
-)
+from ..training.common import TrainRun, check_resume_config, check_writable, resolve_device, resume_state, train_paths
 from ..training.data import BatchStream, CropSampler, scan_images
-from ..training.losscurve import draw_loss_curve
-from ..training.loop import run_loop
+from ..training.state import RunState
 
 _DATA = Path(__file__).resolve().parent.parent / "data"
 #: The preview pair (bundled, public domain / CC0).
@@ -236,98 +221,44 @@ def train_adain(config: AdaINTrainConfig, callback: OptionalTrainCallback = None
         decoder = Decoder(width=cfg.width)
     decoder.to(device).train()
     optimizer = torch.optim.Adam(decoder.parameters(), lr=cfg.lr)
-    amp_dtype = amp_dtype_for(device, cfg.amp)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # fixed crop size: let cuDNN pick its fastest kernels
-    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16) if device.type == "cuda" else None
+    run = RunState(decoder, optimizer, device, cfg.amp, started)
+    precision = run.precision
 
     samplers = {
         "content": CropSampler(content_files, cfg.image_size, cfg.batch_size, cfg.seed),
         "style": CropSampler(style_files, cfg.image_size, cfg.batch_size, cfg.seed + 1),
     }
-    history: Dict[str, List[float]] = {}
-    start_iteration = 0
-    seconds_before = 0.0
+    run.restore(state)
     if state is not None:
-        decoder.load_state_dict(state["network"])
-        optimizer.load_state_dict(state["optimizer"])
-        if scaler is not None and state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
         for key, sampler in samplers.items():
             sampler.load_state_dict(state["samplers"][key])
-        set_rng_state(state["rng"], device)
-        history = {k: list(v) for k, v in state["history"].items()}
-        start_iteration = int(state["iteration"])
-        seconds_before = float(state.get("seconds", 0.0))
-    stages = recipe_stages(cfg, state, start_iteration)
+    stages = recipe_stages(cfg, state, run.start_iteration)
     sampler_states = {key: sampler.state_dict() for key, sampler in samplers.items()}
 
     vgg = shared_vgg19("max", device)
     prefetch = 3 if device.type == "cuda" else 1
     streams = {key: BatchStream(sampler, prefetch=prefetch) for key, sampler in samplers.items()}
 
-    def net_autocast() -> Any:
-        return torch.autocast("cuda", dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()
-
-    def vgg_autocast() -> Any:
-        # Caffe-scaled VGG activations overflow float16 (as in fast/train.py):
-        # in fp16 mode only the decoder runs in half precision.
-        return net_autocast() if amp_dtype == torch.bfloat16 else contextlib.nullcontext()
-
     def vgg_input(x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last) if VGG_CHANNELS_LAST else x
 
-    iteration = start_iteration
-    preview_written: Optional[Path] = None
-    curve_written: Optional[Path] = None
+    iteration = run.start_iteration
     skipped = content_skipped + style_skipped
 
     def write_preview() -> Path:
-        nonlocal preview_written
-        save_image(render_preview(decoder, preview_photo.to(device), preview_style.to(device)), paths.preview)
-        preview_written = paths.preview
-        return paths.preview
+        photo, style = preview_photo.to(device), preview_style.to(device)
+        return run.write_preview(lambda: render_preview(decoder, photo, style), paths.preview)
 
     def save_all(with_preview: bool) -> List[Path]:
-        nonlocal curve_written
-        seconds = seconds_before + time.perf_counter() - started
-        write_checkpoint(
-            paths.checkpoint,
-            {
-                "iteration": iteration,
-                "network": {k: v.detach().cpu() for k, v in decoder.state_dict().items()},
-                "optimizer": optimizer.state_dict(),
-                "scaler": scaler.state_dict() if scaler is not None and scaler.is_enabled() else None,
-                "samplers": sampler_states,
-                "rng": rng_state(device),
-                "config": dataclasses.asdict(cfg),
-                "architecture": decoder.architecture,
-                "history": history,
-                "seconds": seconds,
-                "stages": stages,
-            },
-            kind=KIND,
+        checkpoint = run.checkpoint(
+            iteration, cfg, samplers=sampler_states, architecture=decoder.architecture, stages=stages
         )
-        train_meta = {
-            "config": _public_config(cfg),
-            "iterations": iteration,
-            "stages": stages,
-            "final_losses": final_losses(history),
-            "hardware": hardware(device),
-            "seconds": round(seconds, 1),
-            "skipped_files": skipped,
-            "unreadable_files": sum(len(s["bad"]) for s in sampler_states.values()),
-        }
-        save_adain(paths.model, decoder, train_meta)
-        written = [paths.checkpoint, paths.model]
-        if history:
-            title = f"{paths.model.name}: AdaIN decoder, {iteration} iterations"
-            draw_loss_curve(history, paths.loss_curve, title=title)
-            curve_written = paths.loss_curve
-            written.append(paths.loss_curve)
-        if with_preview:
-            written.append(write_preview())
-        return written
+        unreadable = sum(len(s["bad"]) for s in sampler_states.values())
+        meta = run.train_meta(iteration, _public_config(cfg), skipped, unreadable, stages=stages)
+        return run.write_files(
+            paths, checkpoint, KIND, lambda: save_adain(paths.model, decoder, meta),
+            f"{paths.model.name}: AdaIN decoder, {iteration} iterations", write_preview if with_preview else None,
+        )
 
     def forward(step: int) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], Any]:
         content_batch, content_state = next(streams["content"])
@@ -336,20 +267,20 @@ def train_adain(config: AdaINTrainConfig, callback: OptionalTrainCallback = None
         s = style_batch.to(device, non_blocking=True)
         for group in optimizer.param_groups:
             group["lr"] = cfg.lr / (1.0 + cfg.lr_decay * step)
-        with torch.no_grad(), vgg_autocast():
+        with torch.no_grad(), precision.vgg():
             content_feat = vgg(vgg_input(c), (ENCODER_LAYER,))[ENCODER_LAYER]
             style_feats = {k: v.float() for k, v in vgg(vgg_input(s), STYLE_LAYERS).items()}
             target = adain(content_feat.float(), style_feats[ENCODER_LAYER])
         identity = cfg.identity_weight > 0
-        with net_autocast():
+        with precision.net():
             # One decoder pass over the AdaIN targets and, for the identity
             # loss, the content features themselves (one batch runs faster).
             decoded = decoder(torch.cat([target, content_feat.to(target.dtype)]) if identity else target)
         if identity:
             decoded, rebuilt = decoded.split(len(target))
-        with vgg_autocast():
+        with precision.vgg():
             parts = adain_losses(
-                vgg, decoded if amp_dtype == torch.bfloat16 else decoded.float(), target, style_feats,
+                vgg, precision.vgg_input(decoded), target, style_feats,
                 channels_last=VGG_CHANNELS_LAST,
             )
         total = cfg.content_weight * parts["content"] + cfg.style_weight * parts["style"]
@@ -363,20 +294,14 @@ def train_adain(config: AdaINTrainConfig, callback: OptionalTrainCallback = None
         iteration, sampler_states = done, states
 
     try:
-        outcome = run_loop(
-            forward=forward, optimizer=optimizer, scaler=scaler, start_iteration=start_iteration,
-            iterations=cfg.iterations, history=history, checkpoint_every=cfg.checkpoint_every,
-            preview_every=cfg.preview_every, commit=commit, save_all=save_all, write_preview=write_preview,
-            callback=callback, started=started,
-        )
+        outcome = run.loop(cfg, forward, commit, save_all, write_preview, callback)
     finally:
         for stream in streams.values():
             stream.close()
 
     unreadable = [content_files[i] for i in sampler_states["content"]["bad"]]
     unreadable += [style_files[i] for i in sampler_states["style"]["bad"]]
-    fields = outcome.run_fields(paths, preview_written, curve_written, history, started, skipped, unreadable, device)
-    return AdaINTrainResult(**fields, config=cfg)
+    return AdaINTrainResult(**run.result_fields(outcome, paths, skipped, unreadable), config=cfg)
 
 
 __all__ = [

@@ -31,19 +31,18 @@ in channels-last layout, which makes an iteration about 10% faster on CPU
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 import torch
 from PIL import Image
 
 from ..config import TrainConfig
 from ..errors import ConfigError
-from ..imaging.io import load_image, save_image, tensor_to_image
+from ..imaging.io import load_image, tensor_to_image
 from ..losses import FeatureStats, content_loss, feature_stats, gram_loss, tv_loss
 from ..models.checkpoints import make_meta, save_model
 from ..models.transformer import StyleNetwork, build_network
@@ -51,24 +50,17 @@ from ..models.vgg import VGG19, shared_vgg19
 from ..progress import OptionalTrainCallback
 from ..training.common import (
     CHECKPOINT_FORMAT,
-    FINAL_LOSS_WINDOW,
     TrainPaths,
     TrainRun,
     check_resume_config,
     check_writable,
-    final_losses,
-    hardware,
     read_checkpoint,
     resolve_device,
     resume_state,
-    rng_state,
-    set_rng_state,
     train_paths,
-    write_checkpoint,
 )
 from ..training.data import BatchStream, CropSampler, scan_images
-from ..training.losscurve import draw_loss_curve
-from ..training.loop import run_loop
+from ..training.state import RunState
 
 #: The preview photo used when the config names none (bundled, CC0).
 DEFAULT_PREVIEW = Path(__file__).resolve().parent.parent / "data" / "chelsea.jpg"
@@ -298,99 +290,45 @@ def train(config: TrainConfig, callback: OptionalTrainCallback = None) -> TrainR
         net = build_network(cfg.architecture, len(names))
     net.to(device).train()
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    amp_dtype: Optional[torch.dtype] = None
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # fixed crop size: let cuDNN pick its fastest kernels
-        if cfg.amp:
-            amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16) if device.type == "cuda" else None
+    run = RunState(net, optimizer, device, cfg.amp, started)
+    precision = run.precision
 
     sampler = CropSampler(files, cfg.image_size, cfg.batch_size, cfg.seed)
-    history: Dict[str, List[float]] = {}
-    start_iteration = 0
-    seconds_before = 0.0
+    run.restore(state)
     if state is not None:
-        net.load_state_dict(state["network"])
-        optimizer.load_state_dict(state["optimizer"])
-        if scaler is not None and state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
         sampler.load_state_dict(state["sampler"])
-        set_rng_state(state["rng"], device)
-        history = {k: list(v) for k, v in state["history"].items()}
-        start_iteration = int(state["iteration"])
-        seconds_before = float(state.get("seconds", 0.0))
     sampler_state = sampler.state_dict()
 
     vgg = shared_vgg19("max", device)
     objective = _Objective(vgg, cfg, [s.to(device) for s in style_images], channels_last=VGG_CHANNELS_LAST)
     stream = BatchStream(sampler, prefetch=3 if device.type == "cuda" else 1)
-    def net_autocast() -> Any:
-        return torch.autocast("cuda", dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()
-
-    def vgg_autocast() -> Any:
-        # VGG19 on Caffe-scaled input (0..255) has activations beyond float16's
-        # range (65504): in fp16 mode only the style network runs in half
-        # precision; bf16 has float32's range, so there the VGG runs in it too.
-        return net_autocast() if amp_dtype == torch.bfloat16 else contextlib.nullcontext()
-
-    iteration = start_iteration
-    preview_written: Optional[Path] = None
-    curve_written: Optional[Path] = None
+    iteration = run.start_iteration
 
     def save_all(with_preview: bool) -> List[Path]:
-        nonlocal preview_written, curve_written
-        seconds = seconds_before + time.perf_counter() - started
-        checkpoint = {
-            "iteration": iteration,
-            "network": {k: v.detach().cpu() for k, v in net.state_dict().items()},
-            "optimizer": optimizer.state_dict(),
-            "scaler": scaler.state_dict() if scaler is not None and scaler.is_enabled() else None,
-            "sampler": sampler_state,
-            "rng": rng_state(device),
-            "config": dataclasses.asdict(cfg),
-            "style_names": names,
-            "architecture": net.architecture,
-            "options": net.options,
-            "history": history,
-            "seconds": seconds,
-        }
-        write_checkpoint(paths.checkpoint, checkpoint)
-        train_meta = {
-            "config": _public_config(cfg),
-            "iterations": iteration,
-            "final_losses": final_losses(history),
-            "hardware": hardware(device),
-            "seconds": round(seconds, 1),
-            "skipped_files": skipped,
-            "unreadable_files": len(sampler_state["bad"]),
-        }
-        save_model(paths.model, net, make_meta(net, names, train_meta))
-        written = [paths.checkpoint, paths.model]
-        if history:
-            title = f"{paths.model.name}: {net.architecture}, {', '.join(names)}, {iteration} iterations"
-            draw_loss_curve(history, paths.loss_curve, title=title)
-            curve_written = paths.loss_curve
-            written.append(paths.loss_curve)
-        if with_preview:
-            written.append(write_preview())
-        return written
+        checkpoint = run.checkpoint(
+            iteration, cfg, sampler=sampler_state, style_names=names, architecture=net.architecture,
+            options=net.options,
+        )
+        meta = run.train_meta(iteration, _public_config(cfg), skipped, len(sampler_state["bad"]))
+        return run.write_files(
+            paths, checkpoint, "feedforward", lambda: save_model(paths.model, net, make_meta(net, names, meta)),
+            f"{paths.model.name}: {net.architecture}, {', '.join(names)}, {iteration} iterations",
+            write_preview if with_preview else None,
+        )
 
     def write_preview() -> Path:
-        nonlocal preview_written
-        save_image(render_preview(net, preview_photo, names), paths.preview)
-        preview_written = paths.preview
-        return paths.preview
+        return run.write_preview(lambda: render_preview(net, preview_photo, names), paths.preview)
 
     def forward(step: int) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], Any]:
         batch, next_state = next(stream)
         x = batch.to(device, non_blocking=True)
         weights, groups = _style_groups(step, x.shape[0], len(names), device)
-        with vgg_autocast():
+        with precision.vgg():
             targets = objective.content_targets(x)
-        with net_autocast():
+        with precision.net():
             y = net(x, weights)
-        with vgg_autocast():
-            total, parts = objective(y if amp_dtype == torch.bfloat16 else y.float(), targets, groups)
+        with precision.vgg():
+            total, parts = objective(precision.vgg_input(y), targets, groups)
         return total, parts, next_state
 
     def commit(done: int, next_state: Any) -> None:
@@ -398,19 +336,11 @@ def train(config: TrainConfig, callback: OptionalTrainCallback = None) -> TrainR
         iteration, sampler_state = done, next_state
 
     try:
-        outcome = run_loop(
-            forward=forward, optimizer=optimizer, scaler=scaler, start_iteration=start_iteration,
-            iterations=cfg.iterations, history=history, checkpoint_every=cfg.checkpoint_every,
-            preview_every=cfg.preview_every, commit=commit, save_all=save_all, write_preview=write_preview,
-            callback=callback, started=started,
-        )
+        outcome = run.loop(cfg, forward, commit, save_all, write_preview, callback)
     finally:
         stream.close()
 
-    fields = outcome.run_fields(
-        paths, preview_written, curve_written, history, started, skipped,
-        [files[i] for i in sampler_state["bad"]], device,
-    )
+    fields = run.result_fields(outcome, paths, skipped, [files[i] for i in sampler_state["bad"]])
     return TrainResult(**fields, style_names=names, config=cfg)
 
 

@@ -586,6 +586,12 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
     return _write_atomic_with(path, lambda handle: handle.write(payload))
 
 
+#: zlib level of PNG outputs. Pillow's default (6) spends 0.38 s on a 1024 x 768
+#: painting on 2 CPU cores, often more than the network; level 3 takes 0.15 s
+#: for a file 11% larger (1352 vs 1215 KB). Lossless either way.
+PNG_COMPRESS_LEVEL = 3
+
+
 def save_image(
     image: torch.Tensor | Image.Image, path: str | os.PathLike, quality: int = 95
 ) -> Path:
@@ -629,6 +635,8 @@ def save_image(
     if fmt == "JPEG":
         # 4:4:4 keeps thin coloured brush strokes, which 4:2:0 smears.
         options["subsampling"] = 0 if quality >= 90 else 2
+    if fmt == "PNG":
+        options["compress_level"] = PNG_COMPRESS_LEVEL
     if fmt == "TIFF":
         options["compression"] = "tiff_deflate"
     return _write_atomic_with(path, lambda handle: img.save(handle, format=fmt, **options))
