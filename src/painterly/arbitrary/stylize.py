@@ -52,7 +52,6 @@ CPU; see :mod:`painterly.arbitrary.runtime`). This path is chosen by
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, List, Optional, Tuple, Union
@@ -243,20 +242,13 @@ def stylize_file(
         ImageError: unreadable input; OutputError: unwritable output;
         ModelError/ConfigError: see :class:`ArbitraryStylizer`.
     """
-    from PIL import Image
+    from ..imaging.pipeline import paint_file
 
-    from ..imaging.io import load_array, save_image
-
-    start = time.perf_counter()
-    if stylizer is None:
-        stylizer = ArbitraryStylizer(config)
-    pixels = load_array(source, size=config.size or None, max_pixels=config.max_pixels)
-    height, width = pixels.shape[:2]
-    out = stylize_array(pixels, stylizer, config)
-    del pixels
-    path = save_image(Image.fromarray(out), output, quality=quality)
+    model = stylizer or ArbitraryStylizer(config)
+    done = paint_file(source, output, config, lambda pixels: stylize_array(pixels, model, config), quality)
+    width, height = done.size
     h, w = work_shape(height, width, config.work_size)
-    return ArbitraryResult(path=path, size=(width, height), work_size=(w, h), seconds=time.perf_counter() - start)
+    return ArbitraryResult(path=done.path, size=done.size, work_size=(w, h), seconds=done.seconds)
 
 
 def stylize(
@@ -279,13 +271,11 @@ def stylize(
         A PIL RGB image, or for a tensor input a float32 tensor (1, 3, H', W')
         in [0, 1] on the CPU.
     """
-    from ..imaging.io import image_like, load_array
+    from ..imaging.pipeline import paint_image
 
-    cfg = (config or StylizeConfig()).replace(**changes) if changes else (config or StylizeConfig())
-    if stylizer is None:
-        stylizer = ArbitraryStylizer(cfg)
-    pixels = load_array(image, size=cfg.size or None, max_pixels=cfg.max_pixels)
-    return image_like(stylize_array(pixels, stylizer, cfg), image)
+    cfg = (config or StylizeConfig()).replace(**changes)
+    model = stylizer or ArbitraryStylizer(cfg)
+    return paint_image(image, cfg, lambda pixels: stylize_array(pixels, model, cfg))
 
 
 __all__ = [

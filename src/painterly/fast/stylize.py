@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Protocol, Sequence, Tuple, Union
@@ -305,20 +304,15 @@ def stylize_file(
         ImageError: unreadable input; OutputError: unwritable output;
         ModelError/UsageError: see :func:`load_stylizer`.
     """
-    from PIL import Image
+    from ..imaging.pipeline import paint_file
 
-    from ..imaging.io import load_array, save_image
-
-    start = time.perf_counter()
     if stylizer is None:
         stylizer = load_stylizer(config.model, config.backend, config.device, config.threads)
-    pixels = load_array(source, size=config.size or None, max_pixels=config.max_pixels)
-    h, w = pixels.shape[:2]
-    out = stylize_array(pixels, stylizer, config, progress)
-    del pixels
-    path = save_image(Image.fromarray(out), output, quality=quality)
-    tiles = 0 if config.strength == 0 else count_tiles(h, w, config.tile_size, config.tile_overlap, stylizer.align)
-    return StylizeResult(path=path, size=(w, h), seconds=time.perf_counter() - start, tiles=tiles)
+    model = stylizer
+    done = paint_file(source, output, config, lambda pixels: stylize_array(pixels, model, config, progress), quality)
+    w, h = done.size
+    tiles = 0 if config.strength == 0 else count_tiles(h, w, config.tile_size, config.tile_overlap, model.align)
+    return StylizeResult(path=done.path, size=done.size, seconds=done.seconds, tiles=tiles)
 
 
 def stylize(
@@ -344,13 +338,11 @@ def stylize(
         is rounded to 1/255 steps first), which is what keeps big photos
         cheap; the network itself runs in float32.
     """
-    from ..imaging.io import image_like, load_array
+    from ..imaging.pipeline import paint_image
 
-    cfg = (config or StylizeConfig()).replace(**changes) if changes else (config or StylizeConfig())
-    if stylizer is None:
-        stylizer = load_stylizer(cfg.model, cfg.backend, cfg.device, cfg.threads)
-    pixels = load_array(image, size=cfg.size or None, max_pixels=cfg.max_pixels)
-    return image_like(stylize_array(pixels, stylizer, cfg), image)
+    cfg = (config or StylizeConfig()).replace(**changes)
+    model = stylizer or load_stylizer(cfg.model, cfg.backend, cfg.device, cfg.threads)
+    return paint_image(image, cfg, lambda pixels: stylize_array(pixels, model, cfg))
 
 
 __all__ = [
