@@ -59,7 +59,9 @@ from ..losses.moments import mean_std_loss
 from ..models.adain import ENCODER_LAYER, KIND, STYLE_LAYERS, AdaINModel, Decoder, adain, save_adain
 from ..models.vgg import shared_vgg19
 from ..progress import OptionalTrainCallback
-from ..training.common import TrainRun, check_resume_config, check_writable, resolve_device, resume_state, train_paths
+from ..training.common import (
+    TrainRun, check_resume_config, check_writable, public_config, resolve_device, resume_state, train_paths,
+)
 from ..training.data import BatchStream, CropSampler, scan_images
 from ..training.state import RunState
 
@@ -166,14 +168,6 @@ def render_preview(decoder: Decoder, photo: torch.Tensor, style: torch.Tensor) -
     return sheet
 
 
-def _public_config(cfg: AdaINTrainConfig) -> Dict[str, Any]:
-    """The config for the model's metadata, with paths cut to names (no home folders in shipped models)."""
-    out = dataclasses.asdict(cfg)
-    for key in ("content", "style", "output"):
-        out[key] = Path(out[key]).name if out[key] else ""
-    return out
-
-
 def train_adain(config: AdaINTrainConfig, callback: OptionalTrainCallback = None) -> AdaINTrainResult:
     """Train an AdaIN decoder; see the module docstring for the maths and the files written.
 
@@ -254,7 +248,8 @@ def train_adain(config: AdaINTrainConfig, callback: OptionalTrainCallback = None
             iteration, cfg, samplers=sampler_states, architecture=decoder.architecture, stages=stages
         )
         unreadable = sum(len(s["bad"]) for s in sampler_states.values())
-        meta = run.train_meta(iteration, _public_config(cfg), skipped, unreadable, stages=stages)
+        public = public_config(cfg, ("content", "style", "output"))
+        meta = run.train_meta(iteration, public, skipped, unreadable, stages=stages)
         return run.write_files(
             paths, checkpoint, KIND, lambda: save_adain(paths.model, decoder, meta),
             f"{paths.model.name}: AdaIN decoder, {iteration} iterations", write_preview if with_preview else None,

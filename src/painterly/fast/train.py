@@ -31,7 +31,6 @@ in channels-last layout, which makes an iteration about 10% faster on CPU
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +53,7 @@ from ..training.common import (
     TrainRun,
     check_resume_config,
     check_writable,
+    public_config,
     read_checkpoint,
     resolve_device,
     resume_state,
@@ -233,15 +233,6 @@ def render_preview(net: StyleNetwork, photo: torch.Tensor, names: Sequence[str])
     return sheet
 
 
-def _public_config(cfg: TrainConfig) -> Dict[str, Any]:
-    """The config for the model's metadata, with paths cut to file names (no home folders in shipped models)."""
-    out = dataclasses.asdict(cfg)
-    out["styles"] = [Path(p).name for p in cfg.styles]
-    for key in ("data", "output", "preview_image"):
-        out[key] = Path(out[key]).name if out[key] else ""
-    return out
-
-
 def train(config: TrainConfig, callback: OptionalTrainCallback = None) -> TrainResult:
     """Train a feed-forward style network; see the module docstring for the files it writes.
 
@@ -309,7 +300,8 @@ def train(config: TrainConfig, callback: OptionalTrainCallback = None) -> TrainR
             iteration, cfg, sampler=sampler_state, style_names=names, architecture=net.architecture,
             options=net.options,
         )
-        meta = run.train_meta(iteration, _public_config(cfg), skipped, len(sampler_state["bad"]))
+        public = public_config(cfg, ("styles", "data", "output", "preview_image"))
+        meta = run.train_meta(iteration, public, skipped, len(sampler_state["bad"]))
         return run.write_files(
             paths, checkpoint, "feedforward", lambda: save_model(paths.model, net, make_meta(net, names, meta)),
             f"{paths.model.name}: {net.architecture}, {', '.join(names)}, {iteration} iterations",

@@ -296,6 +296,22 @@ def check_resume_config(
             )
 
 
+def public_config(cfg: Any, paths: Sequence[str]) -> Dict[str, Any]:
+    """``cfg`` as a dict for a model's metadata, the fields named in ``paths`` cut to file names.
+
+    Shipped models must not carry the trainer's home folders; a field may hold
+    one path or a list of them.
+    """
+    out = dataclasses.asdict(cfg)
+    for key in paths:
+        value = out[key]
+        if isinstance(value, (list, tuple)):
+            out[key] = [Path(v).name for v in value]
+        else:
+            out[key] = Path(value).name if value else ""
+    return out
+
+
 def hardware(device: torch.device) -> Dict[str, Any]:
     """Device, torch version and threads (and the GPU or CPU name) for the model's metadata."""
     info: Dict[str, Any] = {"device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads()}
@@ -329,6 +345,7 @@ __all__ = [
     "defer_interrupt",
     "final_losses",
     "hardware",
+    "public_config",
     "read_checkpoint",
     "resolve_device",
     "resume_state",
