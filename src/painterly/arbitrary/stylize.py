@@ -61,6 +61,7 @@ import numpy as np
 from ..config import StylizeConfig
 from ..errors import ConfigError, UsageError
 from ..imaging.guided import guided_upsample
+from ..imaging.pipeline import Painted, paint_file, paint_image
 from ..models.checkpoints import ModelInfo
 from .runtime import DEFAULT_MODEL, Runtime, Stats, load_runtime, resolve_adain_model, style_stats, stylize_pixels
 
@@ -206,20 +207,14 @@ def stylize_array(
 
 
 @dataclass(frozen=True)
-class ArbitraryResult:
-    """What :func:`stylize_file` did.
+class ArbitraryResult(Painted):
+    """What :func:`stylize_file` did: :class:`~painterly.imaging.pipeline.Painted` (path, size, seconds) plus
 
     Attributes:
-        path: the file written.
-        size: (width, height) of the output in px.
         work_size: (width, height) at which the network ran.
-        seconds: wall time from reading to written.
     """
 
-    path: Path
-    size: Tuple[int, int]
     work_size: Tuple[int, int]
-    seconds: float
 
 
 def stylize_file(
@@ -242,13 +237,11 @@ def stylize_file(
         ImageError: unreadable input; OutputError: unwritable output;
         ModelError/ConfigError: see :class:`ArbitraryStylizer`.
     """
-    from ..imaging.pipeline import paint_file
-
     model = stylizer or ArbitraryStylizer(config)
     done = paint_file(source, output, config, lambda pixels: stylize_array(pixels, model, config), quality)
     width, height = done.size
     h, w = work_shape(height, width, config.work_size)
-    return ArbitraryResult(path=done.path, size=done.size, work_size=(w, h), seconds=done.seconds)
+    return ArbitraryResult(**vars(done), work_size=(w, h))
 
 
 def stylize(
@@ -271,8 +264,6 @@ def stylize(
         A PIL RGB image, or for a tensor input a float32 tensor (1, 3, H', W')
         in [0, 1] on the CPU.
     """
-    from ..imaging.pipeline import paint_image
-
     cfg = (config or StylizeConfig()).replace(**changes)
     model = stylizer or ArbitraryStylizer(cfg)
     return paint_image(image, cfg, lambda pixels: stylize_array(pixels, model, cfg))

@@ -249,7 +249,7 @@ def train_adain(config: AdaINTrainConfig, callback: OptionalTrainCallback = None
         )
         unreadable = sum(len(s["bad"]) for s in sampler_states.values())
         public = public_config(cfg, ("content", "style", "output"))
-        meta = run.train_meta(iteration, public, skipped, unreadable, stages=stages)
+        meta = run.train_meta(checkpoint, public, skipped, unreadable, stages=stages)
         return run.write_files(
             paths, checkpoint, KIND, lambda: save_adain(paths.model, decoder, meta),
             f"{paths.model.name}: AdaIN decoder, {iteration} iterations", write_preview if with_preview else None,

@@ -46,6 +46,7 @@ import numpy as np
 
 from ..config import StylizeConfig
 from ..errors import ConfigError, ModelError, UsageError, did_you_mean
+from ..imaging.pipeline import Painted, paint_file, paint_image
 from ..models.checkpoints import ModelInfo, find_model, read_model_info, runtime_kind
 from .tiling import count_tiles, stylize_tiled
 
@@ -266,19 +267,13 @@ def stylize_array(
 
 
 @dataclass(frozen=True)
-class StylizeResult:
-    """What :func:`stylize_file` did.
+class StylizeResult(Painted):
+    """What :func:`stylize_file` did: :class:`~painterly.imaging.pipeline.Painted` (path, size, seconds) plus
 
     Attributes:
-        path: the file written.
-        size: (width, height) of the output in px.
-        seconds: wall time from reading to written.
         tiles: forward passes (1 unless the image was tiled).
     """
 
-    path: Path
-    size: Tuple[int, int]
-    seconds: float
     tiles: int
 
 
@@ -304,15 +299,11 @@ def stylize_file(
         ImageError: unreadable input; OutputError: unwritable output;
         ModelError/UsageError: see :func:`load_stylizer`.
     """
-    from ..imaging.pipeline import paint_file
-
-    if stylizer is None:
-        stylizer = load_stylizer(config.model, config.backend, config.device, config.threads)
-    model = stylizer
+    model = stylizer or load_stylizer(config.model, config.backend, config.device, config.threads)
     done = paint_file(source, output, config, lambda pixels: stylize_array(pixels, model, config, progress), quality)
     w, h = done.size
     tiles = 0 if config.strength == 0 else count_tiles(h, w, config.tile_size, config.tile_overlap, model.align)
-    return StylizeResult(path=done.path, size=done.size, seconds=done.seconds, tiles=tiles)
+    return StylizeResult(**vars(done), tiles=tiles)
 
 
 def stylize(
@@ -338,8 +329,6 @@ def stylize(
         is rounded to 1/255 steps first), which is what keeps big photos
         cheap; the network itself runs in float32.
     """
-    from ..imaging.pipeline import paint_image
-
     cfg = (config or StylizeConfig()).replace(**changes)
     model = stylizer or load_stylizer(cfg.model, cfg.backend, cfg.device, cfg.threads)
     return paint_image(image, cfg, lambda pixels: stylize_array(pixels, model, cfg))

@@ -301,7 +301,7 @@ def train(config: TrainConfig, callback: OptionalTrainCallback = None) -> TrainR
             options=net.options,
         )
         public = public_config(cfg, ("styles", "data", "output", "preview_image"))
-        meta = run.train_meta(iteration, public, skipped, len(sampler_state["bad"]))
+        meta = run.train_meta(checkpoint, public, skipped, len(sampler_state["bad"]))
         return run.write_files(
             paths, checkpoint, "feedforward", lambda: save_model(paths.model, net, make_meta(net, names, meta)),
             f"{paths.model.name}: {net.architecture}, {', '.join(names)}, {iteration} iterations",

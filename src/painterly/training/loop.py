@@ -19,7 +19,7 @@ import torch
 
 from ..errors import ConfigError
 from ..progress import OptionalTrainCallback, TrainProgress
-from .common import defer_interrupt, final_losses
+from .common import defer_interrupt
 
 #: ``forward(iteration) -> (total loss, named parts, batch state)``: one batch's
 #: losses with autograd; the batch state is what the samplers must resume after.
@@ -34,26 +34,13 @@ class LoopOutcome:
         iteration: iterations done in all (including those before a resume).
         interrupted: Ctrl-C stopped it (a checkpoint was written).
         seconds: wall time of the loop itself.
+        start_iteration: where it started (0, or the resumed checkpoint's).
     """
 
     iteration: int
     interrupted: bool
     seconds: float
     start_iteration: int = 0
-
-    def run_fields(
-        self, paths: Any, preview: Optional[Path], curve: Optional[Path], history: Dict[str, List[float]],
-        started: float, skipped: int, unreadable: List[Path], device: Any,
-    ) -> Dict[str, Any]:
-        """The :class:`~painterly.training.common.TrainRun` fields of this run, as keyword arguments."""
-        done = self.iteration - self.start_iteration
-        return dict(
-            model_path=paths.model, checkpoint_path=paths.checkpoint, preview_path=preview,
-            loss_curve_path=curve, iterations=self.iteration, start_iteration=self.start_iteration,
-            losses=final_losses(history), history=history, elapsed=time.perf_counter() - started,
-            seconds_per_iteration=self.seconds / done if done else 0.0, interrupted=self.interrupted,
-            skipped_files=skipped, unreadable_files=unreadable, device=str(device),
-        )
 
 
 def run_loop(

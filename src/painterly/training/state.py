@@ -20,8 +20,8 @@ import torch
 from PIL import Image
 
 from ..imaging.io import save_image
-from .common import TrainPaths, amp_dtype_for, final_losses, hardware, rng_state, set_rng_state, write_checkpoint
 from ..progress import OptionalTrainCallback
+from .common import TrainPaths, amp_dtype_for, final_losses, hardware, rng_state, set_rng_state, write_checkpoint
 from .losscurve import draw_loss_curve
 from .loop import Forward, LoopOutcome, run_loop
 
@@ -117,16 +117,17 @@ class RunState:
             **extra,
         }
 
-    def train_meta(self, iteration: int, public_config: Dict[str, Any], skipped: int, unreadable: int,
+    def train_meta(self, checkpoint: Dict[str, Any], public_config: Dict[str, Any], skipped: int, unreadable: int,
                    **extra: Any) -> Dict[str, Any]:
-        """The ``train`` metadata of the model file: recipe, losses, hardware and time."""
+        """The ``train`` metadata of the model file saved with ``checkpoint`` (from :meth:`checkpoint`,
+        whose iteration and time it records): recipe, losses, hardware and time."""
         return {
             "config": public_config,
-            "iterations": iteration,
+            "iterations": checkpoint["iteration"],
             **extra,
             "final_losses": final_losses(self.history),
             "hardware": hardware(self.device),
-            "seconds": round(self.seconds(), 1),
+            "seconds": round(checkpoint["seconds"], 1),
             "skipped_files": skipped,
             "unreadable_files": unreadable,
         }
@@ -147,10 +148,15 @@ class RunState:
     def result_fields(
         self, outcome: LoopOutcome, paths: TrainPaths, skipped: int, unreadable: List[Path]
     ) -> Dict[str, Any]:
-        """The :class:`~painterly.training.common.TrainRun` fields of the finished loop."""
-        return outcome.run_fields(
-            paths, self.preview_written, self.curve_written, self.history, self.started, skipped, unreadable,
-            self.device,
+        """The :class:`~painterly.training.common.TrainRun` fields of the finished loop, as keyword arguments."""
+        done = outcome.iteration - outcome.start_iteration
+        return dict(
+            model_path=paths.model, checkpoint_path=paths.checkpoint, preview_path=self.preview_written,
+            loss_curve_path=self.curve_written, iterations=outcome.iteration,
+            start_iteration=outcome.start_iteration, losses=final_losses(self.history), history=self.history,
+            elapsed=time.perf_counter() - self.started,
+            seconds_per_iteration=outcome.seconds / done if done else 0.0, interrupted=outcome.interrupted,
+            skipped_files=skipped, unreadable_files=unreadable, device=str(self.device),
         )
 
     def write_preview(self, render: Callable[[], Image.Image], path: Path) -> Path:
