@@ -51,21 +51,18 @@ CPU; see :mod:`painterly.arbitrary.runtime`). This path is chosen by
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, List, Optional, Tuple, Union
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
 from ..config import StylizeConfig
 from ..errors import ConfigError, UsageError
 from ..imaging.guided import guided_upsample
-from ..imaging.pipeline import Painted, paint_file, paint_image
+from ..imaging.pipeline import Painted, PathLike, paint_file, paint_image
 from ..models.checkpoints import ModelInfo
 from .runtime import DEFAULT_MODEL, Runtime, Stats, load_runtime, resolve_adain_model, style_stats, stylize_pixels
-
-PathLike = Union[str, "os.PathLike[str]"]
 
 
 def _resize(pixels: np.ndarray, long_side: int) -> np.ndarray:

@@ -36,21 +36,18 @@ picks it; algorithms do not import each other, so the CLI dispatches);
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Protocol, Sequence, Tuple, Union
+from typing import Any, Callable, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
 from ..config import StylizeConfig
 from ..errors import ConfigError, ModelError, UsageError, did_you_mean
-from ..imaging.pipeline import Painted, paint_file, paint_image
+from ..imaging.pipeline import Painted, PathLike, paint_file, paint_image
 from ..models.checkpoints import ModelInfo, find_model, read_model_info, runtime_kind
 from .tiling import count_tiles, stylize_tiled
-
-PathLike = Union[str, "os.PathLike[str]"]
 
 
 class Stylizer(Protocol):
