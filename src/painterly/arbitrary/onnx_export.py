@@ -26,6 +26,14 @@ stored in ``metadata_props["painterly"]`` with an ``"onnx"`` entry, so
 ``painterly models`` lists both files and ``--style-image`` finds the
 ``.onnx`` one by name first.
 
+By default the encoder's convolutions are quantized to int8 (:func:`quantize_encoder`:
+weights per output channel, activations per tensor with ranges calibrated on the
+bundled example photos and paintings; the decoder, which draws the pixels, stays
+float32). On 2 AMD EPYC cores that makes the encoder, most of a stylization's time,
+1.6-1.7x faster, and the file 10 MB smaller; the relu4_1 features move by about 7%
+(their channel means 3.5%, standard deviations 2%), which did not change the
+arbitrary benchmark's outcome (docs/models.md). ``int8=False`` keeps float32.
+
 Needs ``torch`` and the ``onnx`` package (``pip install painterly[export]``).
 """
 
@@ -36,7 +44,9 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Dict, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
+
+import numpy as np
 
 from ..errors import ModelError, UsageError
 from ..onnx_support import require_onnx as _require_onnx
@@ -44,6 +54,8 @@ from .runtime import ONNX_DECODED, ONNX_FEATURES, ONNX_IMAGE, ONNX_TARGET
 
 #: Opset of the exported graph.
 OPSET = 17
+#: Long side in px of the calibration images of :func:`quantize_encoder`.
+CALIBRATION_SIZE = 384
 
 
 def onnx_bytes(decoder: Any, meta: Dict[str, Any]) -> bytes:
@@ -97,8 +109,86 @@ def onnx_bytes(decoder: Any, meta: Dict[str, Any]) -> bytes:
     return model.SerializeToString()
 
 
-def export_adain_onnx(model: Union[str, "os.PathLike[str]"], path: Union[str, "os.PathLike[str]"]) -> Path:
+def calibration_images(size: int = CALIBRATION_SIZE) -> List[np.ndarray]:
+    """The bundled example photos and paintings as (1, 3, h, w) float32 RGB [0, 1], long side
+    ``size``, sides multiples of 8: what :func:`quantize_encoder` calibrates on."""
+    from importlib import resources
+
+    from ..imaging.io import load_array
+
+    images = []
+    for entry in sorted(resources.files("painterly").joinpath("data").iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".jpg"):
+            with resources.as_file(entry) as file:
+                pixels = load_array(file, size=size)
+            h, w = (pixels.shape[0] // 8) * 8, (pixels.shape[1] // 8) * 8
+            images.append(pixels[:h, :w].transpose(2, 0, 1)[None].astype(np.float32) / np.float32(255.0))
+    return images
+
+
+def quantize_encoder(model_bytes: bytes, images: Optional[Sequence[np.ndarray]] = None) -> bytes:
+    """The AdaIN graph ``model_bytes`` with its encoder's convolutions in int8.
+
+    Static quantization (onnxruntime): weights int8 per output channel, activations
+    uint8 per tensor from their min/max over ``images`` ((1, 3, h, w) RGB [0, 1];
+    default :func:`calibration_images`), with the 7-bit range that keeps AVX2's
+    8-bit multiply-add from saturating. Only the convolutions on the path to
+    ``features`` change; metadata is kept.
+    """
+    onnx = _require_onnx()
+    try:
+        from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    except ImportError as exc:  # pragma: no cover - onnxruntime ships the quantization tools
+        raise ModelError(f"int8 export needs onnxruntime's quantization tools: {exc}") from None
+    import tempfile
+
+    model = onnx.load_from_string(model_bytes)
+    producer = {out: node for node in model.graph.node for out in node.output}
+    encoder, todo = set(), [ONNX_FEATURES]
+    while todo:
+        node = producer.get(todo.pop())
+        if node is not None and node.name not in encoder:
+            encoder.add(node.name)
+            todo.extend(node.input)
+    convs = [n.name for n in model.graph.node if n.name in encoder and n.op_type == "Conv"]
+    feeds = [
+        {ONNX_IMAGE: image, ONNX_TARGET: np.zeros((1, 512, 2, 2), np.float32)}
+        for image in (images if images is not None else calibration_images())
+    ]
+
+    class Reader(CalibrationDataReader):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.feeds: Iterator[Dict[str, np.ndarray]] = iter(feeds)
+
+        def get_next(self) -> Optional[Dict[str, np.ndarray]]:
+            return next(self.feeds, None)
+
+    with tempfile.TemporaryDirectory(prefix="painterly-int8-") as tmp:
+        source, target = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+        source.write_bytes(model_bytes)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantize_static(
+                str(source), str(target), Reader(), quant_format=QuantFormat.QOperator, per_channel=True,
+                reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                nodes_to_quantize=convs,
+            )
+        quantized = onnx.load(str(target))
+    # The quantizer keeps metadata_props; record the precision for 'painterly models' and the docs.
+    props = {p.key: p.value for p in quantized.metadata_props}
+    meta = json.loads(props.get("painterly", "{}"))
+    meta.setdefault("onnx", {})["encoder_precision"] = "int8 (convolutions; activations calibrated)"
+    props["painterly"] = json.dumps(meta, sort_keys=True)
+    onnx.helper.set_model_props(quantized, props)
+    return quantized.SerializeToString()
+
+
+def export_adain_onnx(
+    model: Union[str, "os.PathLike[str]"], path: Union[str, "os.PathLike[str]"], int8: bool = True
+) -> Path:
     """Export an AdaIN ``.safetensors`` model (name or path) to an ONNX file, atomically.
+
+    ``int8`` quantizes the encoder (:func:`quantize_encoder`; see the module docstring).
 
     Raises:
         ModelError: unknown or not an AdaIN model, or the onnx package is missing.
@@ -114,7 +204,8 @@ def export_adain_onnx(model: Union[str, "os.PathLike[str]"], path: Union[str, "o
         raise UsageError(f"ONNX models end in .onnx, not '{path.suffix or '(none)'}': {path}")
     _require_onnx()
     decoder, info = load_model(model, "cpu", kind=KIND)
-    return write_atomic(path, onnx_bytes(decoder, info.meta))
+    data = onnx_bytes(decoder, info.meta)
+    return write_atomic(path, quantize_encoder(data) if int8 else data)
 
 
-__all__ = ["OPSET", "export_adain_onnx", "onnx_bytes"]
+__all__ = ["CALIBRATION_SIZE", "OPSET", "calibration_images", "export_adain_onnx", "onnx_bytes", "quantize_encoder"]

@@ -333,7 +333,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     source = find_model(args.model, prefer=(".safetensors",))
     if source.suffix.lower() == ".safetensors" and read_model_info(source).kind == "adain":
-        from ..arbitrary.onnx_export import export_adain_onnx as export_onnx  # type: ignore[assignment]
+        from ..arbitrary.onnx_export import export_adain_onnx
+
+        def export_onnx(model: Path, out: Path) -> Path:
+            return export_adain_onnx(model, out, int8=not args.fp32)
+    elif args.fp32:
+        raise UsageError("--fp32 is for AdaIN models; feed-forward models are always exported in float32")
     if args.output:
         target = Path(args.output).expanduser()
     else:
@@ -442,6 +447,10 @@ def register(subparsers: Any, parser_class: Optional[Callable[..., argparse.Argu
     )
     e.add_argument("model", metavar="MODEL", help="model name or .safetensors file")
     e.add_argument("-o", "--output", metavar="OUT.onnx", help="ONNX file to write (default: NAME.onnx in the models folder)")
+    e.add_argument(
+        "--fp32", action="store_true",
+        help="AdaIN models: keep the encoder in float32 (default: its convolutions in int8, 1.6x faster on CPU)",
+    )
     _add_traceback(e)
     e.set_defaults(func=cmd_export)
 

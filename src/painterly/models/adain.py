@@ -66,6 +66,10 @@ STYLE_LAYERS: Tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 STRIDE = 8
 #: Smallest content side in px (relu4_1 must be at least 2 x 2 for the decoder's reflection padding).
 MIN_SIZE = 16
+#: Mirrored border in px around the content for :meth:`AdaINModel.stylize`, cut off
+#: after decoding: it keeps VGG's zero-padding streaks out of the picture (as
+#: :data:`painterly.arbitrary.runtime.BORDER`, which explains it).
+BORDER = 16
 #: AdaIN's variance epsilon (the paper's code).
 EPS = 1e-5
 
@@ -235,13 +239,18 @@ class Decoder(nn.Module):
         return x
 
 
-def _pad_to_stride(image: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:
-    """Pad right/bottom to a multiple of :data:`STRIDE` (reflection where possible)."""
+def _pad_to_stride(image: torch.Tensor, border: int = 0) -> Tuple[torch.Tensor, Tuple[int, int]]:
+    """Mirror ``border`` px outwards on every side, then pad right/bottom to a multiple of
+    :data:`STRIDE`; returns the padded image and the original (H, W)."""
     h, w = image.shape[-2:]
-    ph, pw = (-h) % STRIDE, (-w) % STRIDE
+    if border:
+        # Reflection needs the padding smaller than the image; a tiny image repeats its edge.
+        mode = "reflect" if border < min(h, w) else "replicate"
+        image = F.pad(image, (border, border, border, border), mode=mode)
+    ph, pw = (-image.shape[-2]) % STRIDE, (-image.shape[-1]) % STRIDE
     if ph == 0 and pw == 0:
         return image, (h, w)
-    mode = "reflect" if ph < h and pw < w else "replicate"
+    mode = "reflect" if ph < image.shape[-2] and pw < image.shape[-1] else "replicate"
     return F.pad(image, (0, pw, 0, ph), mode=mode), (h, w)
 
 
@@ -373,7 +382,7 @@ class AdaINModel(nn.Module):
             raise ConfigError("no style given: pass at least one style image")
         stats = [s if isinstance(s, StyleStats) else self.style_stats(s) for s in styles]
         device = self.device
-        x, (h, w) = _pad_to_stride(content.to(device, torch.float32))
+        x, (h, w) = _pad_to_stride(content.to(device, torch.float32), BORDER)
         feat_mask = None
         if mask is not None:
             feat_mask = _mask_at_features(mask.to(device, torch.float32), (h, w), x.shape[-2:])
@@ -381,7 +390,7 @@ class AdaINModel(nn.Module):
             feat = self.encode(x)[ENCODER_LAYER]
             t = self.target(feat, stats, weights, alpha, feat_mask)
             out = self.decode(t)
-        return out[..., :h, :w].float().clamp(0.0, 1.0)
+        return out[..., BORDER : BORDER + h, BORDER : BORDER + w].float().clamp(0.0, 1.0)
 
 
 def _check_image(image: torch.Tensor, what: str) -> None:
@@ -430,7 +439,7 @@ def _mask_at_features(mask: torch.Tensor, size_hw: Tuple[int, int], padded_hw: A
     m = mask.clamp(0.0, 1.0)
     if tuple(m.shape[-2:]) != tuple(size_hw):
         m = F.interpolate(m, size=size_hw, mode="bilinear", align_corners=False, antialias=True).clamp(0.0, 1.0)
-    m, _ = _pad_to_stride(m)
+    m, _ = _pad_to_stride(m, BORDER)
     ph, pw = int(padded_hw[0]), int(padded_hw[1])
     return F.interpolate(m, size=(ph // STRIDE, pw // STRIDE), mode="area")
 
