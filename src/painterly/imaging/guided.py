@@ -51,12 +51,13 @@ BAND_ROWS = 128
 GUIDED_MODES = ("detail", "filter")
 
 
-def box_mean(x: np.ndarray, radius: int) -> np.ndarray:
+def box_mean(x: np.ndarray, radius: int, axes: Tuple[int, int] = (0, 1)) -> np.ndarray:
     """Mean over ``(2r+1) x (2r+1)`` windows, windows clipped at the borders.
 
     Args:
-        x: float (H, W, ...) array.
+        x: float (H, W, ...) array (or any layout, with ``axes`` its height and width axes).
         radius: r >= 0 (small: the cost grows with r; this module uses 1).
+        axes: the two axes to filter along.
 
     Returns:
         float32 array of ``x``'s shape (each pixel: the mean of the window
@@ -66,7 +67,7 @@ def box_mean(x: np.ndarray, radius: int) -> np.ndarray:
     if radius < 0:
         raise UsageError(f"radius must be >= 0, not {radius}")
     out = np.array(x, dtype=np.float32)
-    for axis in (0, 1):
+    for axis in axes:
         n = out.shape[axis]
         acc = out.copy()
         for d in range(1, min(radius, n - 1) + 1):
@@ -82,28 +83,6 @@ def box_mean(x: np.ndarray, radius: int) -> np.ndarray:
         acc /= count.reshape(shape)
         out = acc
     return out
-
-
-def _inverse_sym3(m: np.ndarray) -> np.ndarray:
-    """Inverse of symmetric positive definite (..., 3, 3) matrices by cofactors (fast, vectorized)."""
-    a, b, c = m[..., 0, 0], m[..., 0, 1], m[..., 0, 2]
-    d, e, f = m[..., 1, 1], m[..., 1, 2], m[..., 2, 2]
-    c00 = d * f - e * e
-    c01 = c * e - b * f
-    c02 = b * e - c * d
-    c11 = a * f - c * c
-    c12 = b * c - a * e
-    c22 = a * d - b * b
-    det = a * c00 + b * c01 + c * c02
-    inv = np.stack(
-        [
-            np.stack([c00, c01, c02], axis=-1),
-            np.stack([c01, c11, c12], axis=-1),
-            np.stack([c02, c12, c22], axis=-1),
-        ],
-        axis=-2,
-    )
-    return inv / det[..., None, None]
 
 
 def guided_coefficients(
@@ -129,26 +108,46 @@ def guided_coefficients(
         raise UsageError(f"eps must be > 0, not {eps}")
     h, w = guide.shape[:2]
     c = source.shape[2]
-    g = guide.astype(np.float32)
-    p = source.astype(np.float32)
-    # One box filter over all first and second moments at once (21 channels for RGB).
-    iu = np.triu_indices(3)
-    stacked = np.concatenate(
-        [g, p, (g[..., :, None] * g[..., None, :])[..., iu[0], iu[1]], (p[..., :, None] * g[..., None, :]).reshape(h, w, 3 * c)],
-        axis=2,
-    )
-    means = box_mean(stacked, radius)
-    mean_g, mean_p = means[..., :3], means[..., 3 : 3 + c]
-    corr_gg = np.empty((h, w, 3, 3), dtype=np.float32)
-    corr_gg[..., iu[0], iu[1]] = means[..., 3 + c : 9 + c]
-    corr_gg[..., iu[1], iu[0]] = means[..., 3 + c : 9 + c]
-    corr_gp = means[..., 9 + c :].reshape(h, w, c, 3)
-    var_g = corr_gg - mean_g[..., :, None] * mean_g[..., None, :] + np.float32(eps) * np.eye(3, dtype=np.float32)
-    cov_pg = corr_gp - mean_p[..., :, None] * mean_g[..., None, :]
-    a = np.einsum("hwcj,hwji->hwci", cov_pg, _inverse_sym3(var_g))  # h, w, C, 3
-    b = mean_p - np.einsum("hwci,hwi->hwc", a, mean_g)
-    averaged = box_mean(np.concatenate([a.reshape(h, w, 3 * c), b], axis=2), radius)
+    # Channel-first planes: every step below is an elementwise operation on contiguous
+    # (h, w) arrays (3 x 3 inverses and products written out), several times faster
+    # than batched einsum over (h, w, 3, 3) blocks.
+    g = np.ascontiguousarray(guide.transpose(2, 0, 1), dtype=np.float32)
+    p = np.ascontiguousarray(source.transpose(2, 0, 1), dtype=np.float32)
+    pairs = [(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)]
+    # One box filter over all first and second moments at once (21 planes for RGB).
+    stacked = np.concatenate([g, p, np.stack([g[i] * g[j] for i, j in pairs]), (p[:, None] * g[None]).reshape(3 * c, h, w)])
+    means = box_mean(stacked, radius, axes=(1, 2))
+    mean_g, mean_p = means[:3], means[3 : 3 + c]
+    var = {pair: means[3 + c + k] - mean_g[pair[0]] * mean_g[pair[1]] for k, pair in enumerate(pairs)}
+    for i in range(3):
+        var[(i, i)] = var[(i, i)] + np.float32(eps)
+    inv = _inverse_sym3_planes(var)
+    cov = means[9 + c :].reshape(c, 3, h, w) - mean_p[:, None] * mean_g[None]  # cov(p_c, g_j)
+    coef = np.empty((4 * c, h, w), dtype=np.float32)  # A (c x 3 row-major), then b
+    for k in range(c):
+        bk = mean_p[k].copy()
+        for i in range(3):
+            a = cov[k, 0] * inv[0][i] + cov[k, 1] * inv[1][i] + cov[k, 2] * inv[2][i]
+            coef[3 * k + i] = a
+            bk -= a * mean_g[i]
+        coef[3 * c + k] = bk
+    averaged = box_mean(coef, radius, axes=(1, 2)).transpose(1, 2, 0)
     return averaged[..., : 3 * c].reshape(h, w, c, 3), averaged[..., 3 * c :]
+
+
+def _inverse_sym3_planes(m: dict) -> list:
+    """Inverse of a symmetric 3 x 3 matrix of planes ``m[(i, j)]`` (i <= j), as rows of planes."""
+    a, b, c = m[(0, 0)], m[(0, 1)], m[(0, 2)]
+    d, e, f = m[(1, 1)], m[(1, 2)], m[(2, 2)]
+    c00 = d * f - e * e
+    c01 = c * e - b * f
+    c02 = b * e - c * d
+    c11 = a * f - c * c
+    c12 = b * c - a * e
+    c22 = a * d - b * b
+    r = np.float32(1.0) / (a * c00 + b * c01 + c * c02)
+    c00, c01, c02, c11, c12, c22 = (x * r for x in (c00, c01, c02, c11, c12, c22))
+    return [[c00, c01, c02], [c01, c11, c12], [c02, c12, c22]]
 
 
 def guided_upsample(
