@@ -493,7 +493,7 @@ def test_cli_train_adain_needs_its_folders(capsys, tmp_path):
 
 def test_stylize_config_checks_the_adain_fields() -> None:
     cfg = StylizeConfig(style_images=("a.jpg", "b.jpg"), style_weights=(1, 2))
-    assert cfg.alpha == 1.0 and cfg.work_size == 384 and cfg.style_size == 256 and cfg.upsample == "guided"
+    assert cfg.alpha == 1.0 and cfg.work_size == 512 and cfg.style_size == 320 and cfg.upsample == "guided"
     with pytest.raises(ConfigError, match="style_weights has 1 values for 2 style images"):
         StylizeConfig(style_images=("a.jpg", "b.jpg"), style_weights=(1,))
     with pytest.raises(ConfigError, match="cannot be combined with mask"):
