@@ -480,6 +480,7 @@ def test_cli_stylize_bad_input_is_one_line(capsys, tmp_path, adain_models, photo
     empty = tmp_path / "empty"
     empty.mkdir()
     monkeypatch.setenv("PAINTERLY_MODELS", str(empty))
+    monkeypatch.setattr("painterly.models.checkpoints.bundled_models_dir", lambda: empty)  # as if deleted
     code, _, err = run(capsys, "stylize", photo, "--style-image", style_path, "-o", tmp_path / "o.png")
     assert code == 1 and "no AdaIN model installed" in err and "train-adain" in err
     assert len(err.strip().splitlines()) == 1

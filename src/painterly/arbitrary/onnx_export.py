@@ -166,6 +166,11 @@ def quantize_encoder(model_bytes: bytes, images: Optional[Sequence[np.ndarray]] 
     with tempfile.TemporaryDirectory(prefix="painterly-int8-") as tmp:
         source, target = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         source.write_bytes(model_bytes)
+        # The quantizer logs advice through the root logger; it is not the user's concern.
+        import logging
+
+        previous = logging.root.manager.disable
+        logging.disable(logging.WARNING)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             quantize_static(
@@ -173,6 +178,7 @@ def quantize_encoder(model_bytes: bytes, images: Optional[Sequence[np.ndarray]] 
                 reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                 nodes_to_quantize=convs,
             )
+        logging.disable(previous)
         quantized = onnx.load(str(target))
     # The quantizer keeps metadata_props; record the precision for 'painterly models' and the docs.
     props = {p.key: p.value for p in quantized.metadata_props}
