@@ -53,7 +53,7 @@ MIN_SIZE = 16
 #: encoding and cut off after decoding. VGG's zero padding makes the features of the
 #: outer ~16 px unlike any the decoder saw inside a picture, and it paints them as
 #: streaks along the edges; with the photo mirrored outwards the streaks fall in the
-#: border. Costs about 13% more pixels at 512 px (see docs/models.md for the measurement).
+#: border. Costs 13-15% more pixels at 512 px (docs/models.md has the measurements).
 BORDER = 16
 #: AdaIN's variance epsilon.
 EPS = 1e-5
