@@ -516,3 +516,31 @@ def test_arbitrary_does_not_import_fast() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_bundled_decoder_paints_toward_the_paintings_statistics(capsys, tmp_path, monkeypatch):
+    """The shipped ``adain`` (found by name, run by onnxruntime) moves a photo's VGG feature
+    statistics most of the way to the painting's: the quantity its style loss trains."""
+    from painterly.models.vgg import shared_vgg19
+
+    monkeypatch.setenv("PAINTERLY_MODELS", str(tmp_path / "none"))  # only the bundled models
+    photo, out = tmp_path / "photo.png", tmp_path / "out.png"
+    with Image.open(DATA / "chelsea.jpg") as img:
+        img.convert("RGB").resize((128, 85)).save(photo)
+    code, stdout, err = run(capsys, "stylize", photo, "--style-image", DATA / "wave.jpg", "-o", out)
+    assert code == 0, err
+    layers = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+    vgg = shared_vgg19("max")
+
+    def stats(path: Path, size: int) -> List[torch.Tensor]:
+        with torch.no_grad():
+            feats = vgg(load_image(path, size=size), layers)
+        return [torch.cat([f.mean((2, 3)), f.std((2, 3))], 1) for f in (feats[n] for n in layers)]
+
+    target = stats(DATA / "wave.jpg", 320)
+
+    def distance(path: Path) -> float:
+        return sum(float(((s - t) ** 2).sum() / (t**2).sum()) for s, t in zip(stats(path, 128), target))
+
+    before, after = distance(photo), distance(out)
+    assert after < 0.5 * before, (before, after)
