@@ -635,3 +635,22 @@ def test_colour_functions_on_a_real_photo():
     assert match_histogram(photo, target).shape == photo.shape
     gray = match_luminance(photo, target)
     assert combine_luminance(gray, photo).shape == photo.shape
+
+
+def test_large_jpeg_style_decodes_at_a_reduced_scale(tmp_path: Path) -> None:
+    """``draft=True`` lets a big JPEG decode at 1/2..1/8 scale (never below twice the wanted
+    side), then resizes as usual: same size, nearly the same pixels; PNGs are untouched."""
+    from painterly.imaging.io import load_array
+
+    with Image.open(Path(__file__).resolve().parents[1] / "src" / "painterly" / "data" / "starry_night.jpg") as img:
+        big = img.convert("RGB").resize((2400, 1500), Image.Resampling.BICUBIC)
+    jpeg, png = tmp_path / "big.jpg", tmp_path / "big.png"
+    big.save(jpeg, quality=92)
+    big.save(png)
+    reduced = open_image(jpeg, at_least=100)
+    assert reduced.size == (300, 188)  # 1/8 scale: the smallest that keeps >= 200 px
+    assert open_image(jpeg, at_least=700).size == (2400, 1500)  # 1/2 would drop below 1400
+    assert open_image(png, at_least=100).size == (2400, 1500)
+    full, fast = load_array(jpeg, size=128), load_array(jpeg, size=128, draft=True)
+    assert full.shape == fast.shape == (80, 128, 3)
+    assert np.abs(full.astype(np.float32) - fast).mean() < 4

@@ -243,7 +243,9 @@ def _source_name(source: object) -> str:
     return str(name) if isinstance(name, (str, os.PathLike)) else "<stream>"
 
 
-def _open_file(source: str | os.PathLike | BinaryIO, name: str, max_pixels: int | None) -> Image.Image:
+def _open_file(
+    source: str | os.PathLike | BinaryIO, name: str, max_pixels: int | None, at_least: int | None = None
+) -> Image.Image:
     try:
         with _PilLimitLifted():
             with Image.open(source) as img:
@@ -252,6 +254,14 @@ def _open_file(source: str | os.PathLike | BinaryIO, name: str, max_pixels: int 
                 # there already; is_animated peeks at frame 1, so go back.
                 if getattr(img, "is_animated", False):
                     img.seek(0)
+                if at_least is not None and at_least > 0 and img.format == "JPEG" and max(img.size) > 2 * at_least:
+                    # A JPEG decodes at 1/2, 1/4 or 1/8 scale for a fraction of the cost
+                    # (a 20-megapixel painting for a 320 px style: about 10x faster). Keep
+                    # twice the wanted long side, as Pillow's thumbnail() does, so the
+                    # antialiased resize that follows still has the detail it needs.
+                    from painterly.imaging.resize import fit_long_side
+
+                    img.draft(None, fit_long_side(img.width, img.height, 2 * at_least))
                 # Decode now, inside the try, so a truncated file fails here
                 # with a clear message rather than deep inside a later step.
                 img.load()
@@ -267,7 +277,9 @@ def _open_file(source: str | os.PathLike | BinaryIO, name: str, max_pixels: int 
         raise _corrupt(name) from exc
 
 
-def open_image(source: ImageSource, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image.Image:
+def open_image(
+    source: ImageSource, max_pixels: int | None = DEFAULT_MAX_PIXELS, at_least: int | None = None
+) -> Image.Image:
     """Open an image of any common kind as a plain 8-bit sRGB image.
 
     Handles: EXIF orientation (applied, so the image is upright); embedded
@@ -283,6 +295,9 @@ def open_image(source: ImageSource, max_pixels: int | None = DEFAULT_MAX_PIXELS)
             limit). Checked from the file header before decoding, so a
             decompression bomb costs nothing; Pillow's own limit is lifted
             so this one applies in both directions.
+        at_least: The caller will shrink the image to this long side: a large
+            JPEG file may then be decoded at a reduced scale (1/2 to 1/8,
+            never below twice this), much faster.
 
     Returns:
         A loaded PIL image in mode ``"RGB"``, size (W, H). Never the object
@@ -315,9 +330,9 @@ def open_image(source: ImageSource, max_pixels: int | None = DEFAULT_MAX_PIXELS)
             raise ImageError(f"cannot read image {path}: it is a folder, not a file")
         if path.stat().st_size == 0:
             raise ImageError(f"cannot read image {path}: the file is empty")
-        return _open_file(path, str(path), max_pixels)
+        return _open_file(path, str(path), max_pixels, at_least)
     if hasattr(source, "read"):
-        return _open_file(source, _source_name(source), max_pixels)
+        return _open_file(source, _source_name(source), max_pixels, at_least)
     raise UsageError(
         f"cannot open {type(source).__name__} as an image; "
         "pass a path, a file object, a PIL image or a tensor"
@@ -406,6 +421,7 @@ def load_array(
     size: int | None = None,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     resample: str = "bicubic",
+    draft: bool = False,
 ) -> np.ndarray:
     """Open an image as a numpy array, optionally resized; the torch-free :func:`load_image`.
 
@@ -417,6 +433,11 @@ def load_array(
             torch resize by a level or two).
         max_pixels: See :func:`open_image`; applies to the file as stored.
         resample: bicubic, bilinear, area, nearest or nearest-exact.
+        draft: With ``size``, let a large JPEG decode at a reduced scale first
+            (:func:`open_image`'s ``at_least``): much faster, but the size is
+            then fitted to the reduced image, so the short side may differ by
+            a pixel from a full decode's. For inputs whose exact size does not
+            matter (style images).
 
     Returns:
         uint8 array (H, W, 3), RGB, C-contiguous: a quarter of the memory of
@@ -433,7 +454,7 @@ def load_array(
             f"unknown resample mode {resample!r}; use one of {', '.join(_PIL_RESAMPLE)}"
             + did_you_mean(resample, _PIL_RESAMPLE)
         )
-    img = open_image(source, max_pixels=max_pixels)
+    img = open_image(source, max_pixels=max_pixels, at_least=size if draft else None)
     if size is not None:
         new_size = fit_long_side(img.width, img.height, size)
         if new_size != img.size:
