@@ -42,7 +42,9 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
@@ -141,7 +143,6 @@ def quantize_encoder(model_bytes: bytes, images: Optional[Sequence[np.ndarray]] 
         from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     except ImportError as exc:  # pragma: no cover - onnxruntime ships the quantization tools
         raise ModelError(f"int8 export needs onnxruntime's quantization tools: {exc}") from None
-    import tempfile
 
     model = onnx.load_from_string(model_bytes)
     producer = {out: node for node in model.graph.node for out in node.output}
@@ -168,18 +169,20 @@ def quantize_encoder(model_bytes: bytes, images: Optional[Sequence[np.ndarray]] 
         source, target = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         source.write_bytes(model_bytes)
         # The quantizer logs advice through the root logger; it is not the user's concern.
-        import logging
-
         previous = logging.root.manager.disable
         logging.disable(logging.WARNING)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            quantize_static(
-                str(source), str(target), Reader(), quant_format=QuantFormat.QOperator, per_channel=True,
-                reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                nodes_to_quantize=convs,
-            )
-        logging.disable(previous)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                quantize_static(
+                    str(source), str(target), Reader(), quant_format=QuantFormat.QOperator, per_channel=True,
+                    reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                    nodes_to_quantize=convs,
+                )
+        except Exception as exc:  # noqa: BLE001 - onnxruntime's quantizer raises many kinds
+            raise ModelError(f"int8 quantization of the encoder failed ({exc}); export with --fp32") from exc
+        finally:
+            logging.disable(previous)
         quantized = onnx.load(str(target))
     # The quantizer keeps metadata_props; record the precision for 'painterly models' and the docs.
     props = {p.key: p.value for p in quantized.metadata_props}
