@@ -175,6 +175,9 @@ def mask_at_features(mask: np.ndarray, size_hw: Tuple[int, int], border: int = 0
     return np.clip(m.reshape(hh // STRIDE, STRIDE, ww // STRIDE, STRIDE).mean(axis=(1, 3)), 0.0, 1.0)[None, None]
 
 
+# -- finding the model ---------------------------------------------------------------
+
+
 def _no_model_message() -> str:
     folders = " or ".join(str(d) for d in models_dirs())
     target = user_models_dir() / f"{DEFAULT_MODEL}.safetensors"
