@@ -115,17 +115,17 @@ def onnx_bytes(decoder: Any, meta: Dict[str, Any]) -> bytes:
 def calibration_images(size: int = CALIBRATION_SIZE) -> List[np.ndarray]:
     """The bundled example photos and paintings as (1, 3, h, w) float32 RGB [0, 1], long side
     ``size``, sides multiples of 8: what :func:`quantize_encoder` calibrates on."""
-    from importlib import resources
+    import importlib.resources
 
     from ..imaging.io import load_array
 
+    # The package's data folder, found as 'painterly demo' finds its images.
+    data = Path(str(importlib.resources.files("painterly") / "data"))
     images = []
-    for entry in sorted(resources.files("painterly").joinpath("data").iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".jpg"):
-            with resources.as_file(entry) as file:
-                pixels = load_array(file, size=size)
-            h, w = (pixels.shape[0] // 8) * 8, (pixels.shape[1] // 8) * 8
-            images.append(pixels[:h, :w].transpose(2, 0, 1)[None].astype(np.float32) / np.float32(255.0))
+    for path in sorted(data.glob("*.jpg")):
+        pixels = load_array(path, size=size)
+        h, w = (pixels.shape[0] // 8) * 8, (pixels.shape[1] // 8) * 8
+        images.append(pixels[:h, :w].transpose(2, 0, 1)[None].astype(np.float32) / np.float32(255.0))
     return images
 
 
