@@ -292,7 +292,7 @@ def test_ctrl_c_in_a_coarse_scale_still_gives_the_full_size(content_path, style_
 
 def test_painterly_transfer_returns_a_pil_image(content_path, style_path, tiny_config):
     # The top-level lazy export and the function in its module are the same API.
-    from painterly.gatys.run import transfer
+    from painterly.jobs.api import transfer
 
     for fn in (painterly.transfer, transfer):
         image = fn(str(content_path), [str(style_path)], tiny_config(iterations=2))

@@ -203,10 +203,11 @@ class TrainConfig:
                 raise ConfigError(f"style_names must be unique, not {', '.join(self.style_names)}")
 
 
-def _check_choice(name: str, value: str, choices: Tuple[str, ...]) -> None:
+def _check_choice(name: str, value: str, choices: Tuple[str, ...], field: str = "") -> None:
     if value not in choices:
         raise ConfigError(
-            f"{name} must be one of {', '.join(choices)}, not '{value}'{did_you_mean(value, choices)}"
+            f"{name} must be one of {', '.join(choices)}, not '{value}'{did_you_mean(value, choices)}",
+            field=field or name, value=value, choices=choices,
         )
 
 
@@ -219,7 +220,7 @@ def validate(cfg: TransferConfig) -> None:
     _check_choice("optimizer", cfg.optimizer, OPTIMIZERS)
     terms = cfg.style_loss.split("+")
     for term in terms:
-        _check_choice("style_loss term", term, STYLE_LOSS_TERMS)
+        _check_choice("style_loss term", term, STYLE_LOSS_TERMS, field="style_loss")
     if len(set(terms)) != len(terms):
         raise ConfigError(f"style_loss repeats a term: '{cfg.style_loss}'")
     _check_choice("preserve_color", cfg.preserve_color, COLOR_MODES)
@@ -515,3 +516,149 @@ class AdaINTrainConfig:
 
 
 __all__ += ["AdaINTrainConfig"]
+
+
+# -- configs from dicts and JSON (the web service, --config files, batch manifests) --
+
+#: The config class of each painting method (``stylize``: a trained model;
+#: ``arbitrary``: any painting through the AdaIN model; ``transfer``: optimization).
+METHOD_CONFIGS: Dict[str, type] = {"transfer": TransferConfig, "stylize": StylizeConfig, "arbitrary": StylizeConfig}
+METHODS: Tuple[str, ...] = tuple(METHOD_CONFIGS)
+
+
+def field_kind(hint: Any) -> Tuple[str, type]:
+    """Classify a config field's type as ``('scalar' | 'bool' | 'tuple', element type)``."""
+    import typing
+
+    if hint is bool:
+        return "bool", bool
+    if hint in (int, float, str):
+        return "scalar", hint
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        args = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        return "tuple", (args[0] if args else str)
+    if origin is typing.Union:  # Optional[X]
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1:
+            return field_kind(args[0])
+    raise TypeError(f"unsupported config field type {hint!r}")
+
+
+def _coerce(name: str, value: Any, kind: str, elem: type) -> Any:
+    """``value`` (from JSON or a form) as the field's type, or a ConfigError naming ``name``."""
+
+    def one(item: Any) -> Any:
+        if elem is bool:
+            if isinstance(item, bool):
+                return item
+            if isinstance(item, str) and item.lower() in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                return item.lower() in ("true", "1", "yes", "on")
+        elif elem is int:
+            if isinstance(item, int) and not isinstance(item, bool):
+                return item
+            if isinstance(item, float) and item.is_integer():
+                return int(item)
+            if isinstance(item, str) and item.strip().lstrip("-").isdigit():
+                return int(item)
+        elif elem is float:
+            if isinstance(item, (int, float)) and not isinstance(item, bool):
+                return float(item)
+            if isinstance(item, str):
+                try:
+                    return float(item)
+                except ValueError:
+                    pass
+        elif elem is str:
+            if isinstance(item, str):
+                return item
+        raise ConfigError(
+            f"{name} must be {'a list of ' if kind == 'tuple' else ''}{elem.__name__}"
+            f"{'s' if kind == 'tuple' else ''}, not {item!r}",
+            field=name, value=item,
+        )
+
+    if kind == "tuple":
+        if isinstance(value, str) and elem is not str:
+            value = [v for v in value.replace(",", " ").split() if v]
+        elif isinstance(value, str):
+            value = [value] if value else []
+        if not isinstance(value, (list, tuple)):
+            value = [value]
+        return tuple(one(v) for v in value)
+    return one(value)
+
+
+def config_from_dict(cls: type, data: Any, base: Any = None) -> Any:
+    """Build and validate a config of class ``cls`` from a mapping of field values.
+
+    Values may be JSON types (lists for tuple fields, numbers in strings as
+    from an HTML form); fields not given keep ``base``'s values (or the defaults).
+
+    Raises:
+        ConfigError: ``data`` is not an object, names an unknown field (with
+            the allowed names as ``choices``), or a value has the wrong type or
+            is out of range; ``.field`` names the field.
+    """
+    import typing
+
+    if not isinstance(data, dict):
+        raise ConfigError(f"a {cls.__name__} must be a JSON object of settings, not {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls) if f.init]
+    values: Dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in names:
+            raise ConfigError(
+                f"unknown setting '{key}'{did_you_mean(str(key), names)}", field=str(key), value=value, choices=names
+            )
+        kind, elem = field_kind(hints[key])
+        values[key] = _coerce(key, value, kind, elem)
+    try:
+        return dataclasses.replace(base, **values) if base is not None else cls(**values)
+    except ConfigError as exc:
+        if exc.value is None and exc.field in values:
+            exc.value = values[exc.field]
+        raise
+
+
+def config_from_json(cls: type, text: str, base: Any = None) -> Any:
+    """:func:`config_from_dict` of a JSON object given as text.
+
+    Raises:
+        ConfigError: not JSON, or see :func:`config_from_dict`.
+    """
+    try:
+        data = json.loads(text) if text.strip() else {}
+    except ValueError as exc:
+        raise ConfigError(f"the settings are not valid JSON: {exc}") from None
+    return config_from_dict(cls, data, base)
+
+
+def config_to_dict(config: Any) -> Dict[str, Any]:
+    """A config's fields as JSON-ready values (tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def config_schema(cls: type) -> list:
+    """Each field of ``cls`` as ``{name, type, default, help, choices}``: what a form is built from."""
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    out = []
+    defaults = config_to_dict(cls())
+    for f in dataclasses.fields(cls):
+        if not f.init:
+            continue
+        kind, elem = field_kind(hints[f.name])
+        out.append({
+            "name": f.name,
+            "type": ("list of " if kind == "tuple" else "") + elem.__name__,
+            "default": defaults[f.name],
+            "help": f.metadata.get("help", ""),
+            "choices": list(f.metadata.get("choices", ()) or ()),
+        })
+    return out
+
+
+__all__ += ["METHODS", "METHOD_CONFIGS", "config_from_dict", "config_from_json", "config_schema", "config_to_dict", "field_kind"]

@@ -57,7 +57,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -93,6 +93,8 @@ class ArbitraryStylizer:
             per photo by :func:`stylize_array`.
         model: an already loaded :class:`~painterly.models.adain.AdaINModel`
             (``config.model`` is then not read; runs with torch).
+        styles: the style images (paths, file objects or PIL images) instead of
+            ``config.style_images``.
 
     Raises:
         ImageError: a style image or the mask cannot be read (checked first).
@@ -106,17 +108,18 @@ class ArbitraryStylizer:
         backend: ``"torch"`` or ``"onnx"``.
     """
 
-    def __init__(self, config: StylizeConfig, model: Any = None) -> None:
+    def __init__(self, config: StylizeConfig, model: Any = None, styles: Optional[Sequence[Any]] = None) -> None:
         from ..imaging.io import load_array
 
-        if not config.style_images:
-            raise ConfigError("no style images: give at least one with --style-image")
+        sources = list(styles) if styles else list(config.style_images)
+        if not sources:
+            raise ConfigError("no style images: give at least one", field="style_images")
         # Style images and the mask are read first (a typo is the likeliest error), then the
         # model: whatever is wrong fails before any photo is touched.
-        self.styles = [
-            load_array(p, size=config.style_size, max_pixels=config.max_pixels, draft=True) for p in config.style_images
+        self.styles = [load_array(p, size=config.style_size, max_pixels=config.max_pixels, draft=True) for p in sources]
+        self.style_names = [
+            Path(str(p)).stem if isinstance(p, (str, Path)) else f"style {i + 1}" for i, p in enumerate(sources)
         ]
-        self.style_names = [Path(str(p)).stem for p in config.style_images]
         self.mask: Optional[np.ndarray] = None
         if config.mask:
             rgb = load_array(config.mask, max_pixels=config.max_pixels)

@@ -53,6 +53,7 @@ from PIL import Image
 
 from ..config import AdaINTrainConfig
 from ..errors import ConfigError
+from ..training.common import finish_training
 from ..imaging.io import load_image, tensor_to_image
 from ..losses import content_loss
 from ..losses.moments import mean_std_loss
@@ -168,7 +169,7 @@ def render_preview(decoder: Decoder, photo: torch.Tensor, style: torch.Tensor) -
     return sheet
 
 
-def train_adain(config: AdaINTrainConfig, callback: OptionalTrainCallback = None) -> AdaINTrainResult:
+def train_adain(config: AdaINTrainConfig, callback: OptionalTrainCallback = None, *, cancel: Any = None) -> AdaINTrainResult:
     """Train an AdaIN decoder; see the module docstring for the maths and the files written.
 
     Args:
@@ -289,14 +290,15 @@ def train_adain(config: AdaINTrainConfig, callback: OptionalTrainCallback = None
         iteration, sampler_states = done, states
 
     try:
-        outcome = run.loop(cfg, forward, commit, save_all, write_preview, callback)
+        outcome = run.loop(cfg, forward, commit, save_all, write_preview, callback, cancel)
     finally:
         for stream in streams.values():
             stream.close()
 
     unreadable = [content_files[i] for i in sampler_states["content"]["bad"]]
     unreadable += [style_files[i] for i in sampler_states["style"]["bad"]]
-    return AdaINTrainResult(**run.result_fields(outcome, paths, skipped, unreadable), config=cfg)
+    result = AdaINTrainResult(**run.result_fields(outcome, paths, skipped, unreadable), config=cfg)
+    return finish_training(result, cancel)
 
 
 __all__ = [

@@ -13,21 +13,18 @@ line by ``painterly.cli.main.main``.
 from __future__ import annotations
 
 import argparse
-import os
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..config import AdaINTrainConfig, StylizeConfig, TrainConfig
-from ..errors import ImageError, OutputError, UsageError
+from ..errors import OutputError, UsageError
+from ..jobs.run import JobSpec, plan_job, run_job
 from .options import add_config_options, build_config, config_from_args, given_options, load_config_file
 
 EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130
 
-#: File name extensions taken as images when a folder is given to ``stylize``.
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif")
-#: Output formats ``stylize`` keeps from the input's extension (others become PNG).
-_KEEP_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
 
 
 def _warn(message: str) -> None:
@@ -103,165 +100,64 @@ def _train_with_bar(train_fn: Any, cfg: Any, quiet: bool, describe: Any) -> int:
 # -- stylize -----------------------------------------------------------------------
 
 
-def _gather_inputs(inputs: Sequence[str]) -> Tuple[List[Path], bool]:
-    """The image files named by ``inputs`` (folders: their images, not recursive).
-
-    Returns:
-        (files, to_folder): ``to_folder`` is True when the output must be a
-        folder (several inputs, or a folder among them).
-    """
-    files: List[Path] = []
-    to_folder = len(inputs) > 1
-    for text in inputs:
-        path = Path(text).expanduser()
-        if path.is_dir():
-            to_folder = True
-            found = sorted(
-                p for p in path.iterdir()
-                if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES
-            )
-            if not found:
-                _warn(f"no images in folder {path} ({', '.join(IMAGE_SUFFIXES)})")
-            files.extend(found)
-        else:
-            files.append(path)  # a missing file is reported when it is read
-    return files, to_folder
-
-
-def _output_name(source: Path) -> str:
-    suffix = source.suffix.lower()
-    return source.stem + (source.suffix if suffix in _KEEP_SUFFIXES else ".png")
-
-
-def _plan_outputs(files: List[Path], output: str, to_folder: bool) -> List[Path]:
-    """Where each input goes; creates the output folder when one is needed."""
-    out = Path(output).expanduser()
-    if not to_folder and not out.is_dir() and not output.endswith(("/", os.sep)):
-        return [out]
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"-o {output}: several inputs need an output folder, but this is a file")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create output folder {out}: {exc.strerror or exc}") from None
-    taken: Dict[str, int] = {}
-    planned = []
-    for source in files:
-        name = _output_name(source)
-        count = taken.get(name.lower(), 0)
-        taken[name.lower()] = count + 1
-        if count:  # two inputs with one name (from different folders): keep both
-            name = f"{Path(name).stem}_{count}{Path(name).suffix}"
-        planned.append(out / name)
-    return planned
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.exists() and b.exists() and a.samefile(b)
-    except OSError:
-        return False
-
-
 def cmd_stylize(args: argparse.Namespace) -> int:
-    from ..fast.stylize import load_stylizer, parse_style_weights, style_weight_vector, stylize_file
+    from ..fast.stylize import parse_style_weights, style_weight_vector
+    from ..jobs.painters import make_painter
 
     base = load_config_file(StylizeConfig, args.config) if args.config else None
     style_images = tuple(args.style_image) if args.style_image else (base.style_images if base else ())
     if style_images:
-        return _stylize_arbitrary(args, base, style_images)
-    given = sorted(k for k in given_options(args) if k in _ADAIN_ONLY)
-    if given:
-        _warn(f"{', '.join('--' + k.replace('_', '-') for k in given)} apply only with --style-image; ignored")
-    cfg = config_from_args(StylizeConfig, args, base)
-    files, outputs, to_folder = _plan_job(args)
-    stylizer = load_stylizer(cfg.model, cfg.backend, cfg.device, cfg.threads)
-    if args.style_weights is not None:
-        cfg = cfg.replace(style_weights=parse_style_weights(args.style_weights, stylizer.info.styles))
-    style_weight_vector(cfg.style_weights, stylizer.info.styles)  # wrong count: fail before any work
-
-    def describe(result: Any) -> str:
-        return f", {result.tiles} tiles" if result.tiles > 1 else ""
-
-    return _stylize_each(
-        args, files, outputs, to_folder, lambda src, dst: stylize_file(src, dst, cfg, stylizer=stylizer, quality=args.quality),
-        describe, f"{stylizer.info.name} ({stylizer.backend})",
-    )
+        values = given_options(args)
+        values["style_images"] = tuple(style_images)
+        if args.style_weights is not None:
+            values["style_weights"] = parse_style_weights(args.style_weights, [Path(p).stem for p in style_images])
+        cfg = build_config(StylizeConfig, values, base)
+        method = "arbitrary"
+    else:
+        given = sorted(k for k in given_options(args) if k in _ADAIN_ONLY)
+        if given:
+            _warn(f"{', '.join('--' + k.replace('_', '-') for k in given)} apply only with --style-image; ignored")
+        cfg = config_from_args(StylizeConfig, args, base)
+        method = "stylize"
+    spec = JobSpec(method, tuple(args.inputs), args.output, cfg, quality=args.quality,
+                   save_config=bool(getattr(args, "save_config", False)))
+    plan_job(spec)  # bad inputs or output names fail before the model loads
+    painter = make_painter(method, cfg)  # reads the model and style images: bad ones fail here
+    if method == "stylize" and args.style_weights is not None:
+        styles = painter.stylizer.info.styles
+        painter.config = cfg = cfg.replace(style_weights=parse_style_weights(args.style_weights, styles))
+        style_weight_vector(cfg.style_weights, styles)  # wrong count: fail before any work
+    return _report_job(args, dataclasses.replace(spec, config=cfg), painter)
 
 
 #: StylizeConfig fields that only the AdaIN path reads (warned about without --style-image).
 _ADAIN_ONLY = ("alpha", "work_size", "style_size", "upsample")
 
 
-def _stylize_arbitrary(args: argparse.Namespace, base: Optional[StylizeConfig], style_images: Tuple[str, ...]) -> int:
-    """``stylize --style-image``: paint with an AdaIN model (painterly.arbitrary.stylize)."""
-    from ..fast.stylize import parse_style_weights
+def _report_job(args: argparse.Namespace, spec: Any, painter: Any) -> int:
+    """Run a one-pass job, print a line per image and a summary; unreadable inputs are skipped with a warning."""
+    from .stop import cancel_on_signals
 
-    values = given_options(args)
-    values["style_images"] = tuple(style_images)
-    if args.style_weights is not None:
-        names = [Path(p).stem for p in style_images]
-        values["style_weights"] = parse_style_weights(args.style_weights, names)
-    cfg = build_config(StylizeConfig, values, base)
-    files, outputs, to_folder = _plan_job(args)
-    from ..arbitrary.stylize import ArbitraryStylizer, stylize_file
-
-    stylizer = ArbitraryStylizer(cfg)  # reads the style images and mask, then the model: bad ones fail here
-
-    def describe(result: Any) -> str:
-        (w, h), (ww, wh) = result.size, result.work_size
-        return f", painted at {ww}x{wh}" if (ww, wh) != (w, h) else ""
-
-    return _stylize_each(
-        args, files, outputs, to_folder, lambda src, dst: stylize_file(src, dst, cfg, stylizer=stylizer, quality=args.quality),
-        describe, f"{stylizer.name} (AdaIN; {', '.join(stylizer.style_names)})",
-    )
-
-
-def _plan_job(args: argparse.Namespace) -> Tuple[List[Path], List[Path], bool]:
-    """Input files, their output paths and whether -o is a folder; bad output names fail here, before any work."""
-    from ..imaging.io import check_output_path
-
-    files, to_folder = _gather_inputs(args.inputs)
-    if not files:
-        raise UsageError("no input images found")
-    outputs = _plan_outputs(files, args.output, to_folder)
-    for target in outputs:
-        check_output_path(target)  # a bad extension fails now, not after the first image
-    return files, outputs, to_folder
-
-
-def _stylize_each(
-    args: argparse.Namespace, files: Sequence[Path], outputs: Sequence[Path], to_folder: bool,
-    run: Callable[[Path, Path], Any], describe: Callable[[Any], str], model: str,
-) -> int:
-    """Stylize ``files`` to ``outputs`` one by one; skip (and count) the ones that fail; summarize.
-
-    ``run(source, target)`` writes one output and returns its result
-    (``path``, ``size``, ``seconds``); ``describe(result)`` adds to its line.
-    """
-    import time
-
-    started = time.perf_counter()
-    failed = 0
-    for source, target in zip(files, outputs):
-        if _same_file(source, target):
-            _warn(f"skipped {source}: the output would overwrite it; choose another -o")
-            failed += 1
-            continue
-        try:
-            result = run(source, target)
-        except (ImageError, OutputError) as exc:
-            _warn(f"skipped {source}: {_one_line(str(exc))}")
-            failed += 1
-            continue
-        if not args.quiet:
-            w, h = result.size
-            print(f"wrote {result.path} ({w}x{h}) in {result.seconds:.2f} s{describe(result)}")
-    done = len(files) - failed
-    if to_folder or failed:
-        where = f" into {args.output}" if to_folder else ""
-        summary = f"stylized {done} of {len(files)} images{where} with {model} in {time.perf_counter() - started:.1f} s"
+    with cancel_on_signals(announce=not args.quiet) as cancel:
+        result = run_job(spec, painter=painter, cancel=cancel)
+    for note in result.notes:
+        _warn(note)
+    for item in result.items:
+        if item.status == "failed":
+            _warn(f"skipped {item.input}: {item.error}")
+        elif item.status == "done" and not args.quiet:
+            w, h = item.size
+            detail = f", {item.detail}" if item.detail else ""
+            print(f"wrote {item.output} ({w}x{h}) in {item.seconds:.2f} s{detail}")
+    failed = result.count("failed")
+    done = result.count("done")
+    if result.cancelled:
+        _note(f"interrupted: stylized {done} of {len(result.items)} images")
+        return EXIT_INTERRUPTED
+    if result.to_folder or failed:
+        where = f" into {args.output}" if result.to_folder else ""
+        summary = (f"stylized {done} of {len(result.items)} images{where} with {result.painter} "
+                   f"in {result.seconds:.1f} s")
         if failed:
             _note(summary + f"; {failed} failed")
         elif not args.quiet:

@@ -21,7 +21,10 @@ from typing import Any, Callable, List, NoReturn, Optional, Sequence
 from ..config import TransferConfig
 from ..errors import PainterlyError, UsageError
 from ..layers import BLOCK_CONVS, LAYER_NAMES
+from .batch_cmd import register as register_batch
 from .fast_commands import register as register_fast_commands
+from .serve_cmd import register as register_serve
+from .video_cmd import register as register_video
 from .options import add_config_options, config_from_args, load_config_file
 from .progressbar import ProgressBar
 
@@ -96,10 +99,10 @@ def _snapshot_saver(output: Path, every: int) -> Callable[[Any], None]:
     return save
 
 
-def _summary(shown: str, result: Any) -> str:
-    w, h = result.image.size
-    losses = ", ".join(f"{k} {v:.3g}" for k, v in result.losses.items())
-    text = f"wrote {shown} ({w}x{h}) in {result.elapsed:.1f} s, {result.iterations} iterations"
+def _summary(shown: str, item: Any) -> str:
+    w, h = item.size
+    losses = ", ".join(f"{k} {v:.3g}" for k, v in item.losses.items())
+    text = f"wrote {shown} ({w}x{h}) in {item.seconds:.1f} s, {item.iterations} iterations"
     return text + (f"; {losses}" if losses else "")
 
 
@@ -129,40 +132,42 @@ def _run(
     quiet: bool = False,
     shown: Optional[str] = None,
 ) -> int:
-    """Shared body of ``transfer`` and ``demo``: validate, optimize, save, report."""
-    from ..imaging import check_output_path, save_image, write_atomic
+    """Shared body of ``transfer`` and ``demo``: one optimization job, its bar and its report."""
+    from ..jobs.run import JobSpec, run_job
+    from .stop import cancel_on_signals
 
-    out = check_output_path(output)  # fail in a second, not after minutes of work
     _check_device(cfg.device)
-    from ..gatys import run_transfer
-
     callbacks: List[Callable[[Any], None]] = []
     bar = None if quiet else ProgressBar(sys.stderr)
     if bar is not None:
         callbacks.append(bar)
     if save_every:
-        callbacks.append(_snapshot_saver(out, save_every))
+        callbacks.append(_snapshot_saver(Path(output), save_every))
 
     def callback(event: Any) -> None:
-        for cb in callbacks:
-            cb(event)
+        if event.kind == "transfer":
+            for cb in callbacks:
+                cb(event)
 
+    spec = JobSpec("transfer", (str(content),), str(output), cfg, styles=tuple(styles), mask=mask or None,
+                   save_config=save_config)
     try:
-        result = run_transfer(content, styles, cfg, mask=mask, callback=callback if callbacks else None)
+        with cancel_on_signals(announce=not quiet) as cancel:
+            result = run_job(spec, on_progress=callback, cancel=cancel)
     finally:
         if bar is not None:
             bar.close()
-    save_image(result.tensor, out)
-    if save_config:
-        write_atomic(str(out) + ".json", cfg.to_json() + "\n")
+    item = result.items[0]
     shown = shown or str(output)
-    if result.interrupted:
-        _err(
-            f"interrupted after {result.iterations} iterations; "
-            f"saved the best image so far to {shown}"
-        )
+    if item.status == "failed":
+        raise item.exception or PainterlyError(item.error)
+    if item.status == "cancelled":
+        if item.output is None:
+            _err("interrupted")
+        else:
+            _err(f"interrupted after {item.iterations} iterations; saved the best image so far to {shown}")
         return EXIT_INTERRUPTED
-    print(_summary(shown, result))
+    print(_summary(shown, item))
     return EXIT_OK
 
 
@@ -279,6 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_traceback(layers)
     layers.set_defaults(func=cmd_layers)
     register_fast_commands(sub, _Parser)
+    for register in (register_serve, register_video, register_batch):
+        register(sub)
     return parser
 
 

@@ -25,7 +25,8 @@ import typing
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional, Tuple, Type, TypeVar
 
-from ..errors import ConfigError, UsageError, did_you_mean
+from ..config import config_from_dict, field_kind
+from ..errors import ConfigError, UsageError
 
 T = TypeVar("T")
 
@@ -82,24 +83,6 @@ def _list_of(kind: type) -> Callable[[str], Tuple[Any, ...]]:
     return convert
 
 
-def _field_kind(hint: Any) -> Tuple[str, type]:
-    """Classify a field type as ('scalar'|'bool'|'tuple', element type)."""
-    if hint is bool:
-        return "bool", bool
-    if hint in (int, float, str):
-        return "scalar", hint
-    origin = typing.get_origin(hint)
-    if origin is tuple:
-        args = [a for a in typing.get_args(hint) if a is not Ellipsis]
-        elem = args[0] if args else str
-        return "tuple", elem
-    if origin is typing.Union:  # Optional[X]
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        if len(args) == 1:
-            return _field_kind(args[0])
-    raise TypeError(f"cannot build a command-line option for a field of type {hint!r}")
-
-
 def add_config_options(
     parser: argparse.ArgumentParser,
     cls: type,
@@ -123,7 +106,7 @@ def add_config_options(
     for f in dataclasses.fields(cls):
         if f.name in exclude or not f.init:
             continue
-        kind, elem = _field_kind(hints[f.name])
+        kind, elem = field_kind(hints[f.name])
         default = f.default if f.default is not dataclasses.MISSING else None
         if default is None and f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
             default = f.default_factory()  # type: ignore[misc]
@@ -209,25 +192,12 @@ def load_config_file(cls: Type[T], path: str) -> T:
         raise UsageError(f"cannot read config file {p}: {exc}") from None
     if not isinstance(data, dict):
         raise UsageError(f"config file {p} must hold a JSON object of settings")
-    hints = typing.get_type_hints(cls)
-    values: Dict[str, Any] = {}
-    for key, value in data.items():
-        if key not in hints:
-            raise UsageError(
-                f"config file {p}: unknown setting '{key}'{did_you_mean(key, list(hints))}"
-            )
-        kind, elem = _field_kind(hints[key])
-        if kind == "tuple":
-            if not isinstance(value, (list, tuple)):
-                value = [value]
-            value = tuple(value)
-        values[key] = value
     try:
-        return cls(**values)
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, ConfigError):
-            raise ConfigError(f"config file {p}: {exc}") from None
-        raise UsageError(f"config file {p}: {exc}") from None
+        return config_from_dict(cls, data)
+    except ConfigError as exc:
+        if exc.field and exc.field not in {f.name for f in dataclasses.fields(cls)}:  # type: ignore[arg-type]
+            raise UsageError(f"config file {p}: {exc}") from None
+        raise ConfigError(f"config file {p}: {exc}", field=exc.field, value=exc.value, choices=exc.choices) from None
 
 
 def config_from_args(cls: Type[T], args: argparse.Namespace, base: Optional[T] = None) -> T:

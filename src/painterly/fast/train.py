@@ -41,6 +41,7 @@ from PIL import Image
 
 from ..config import TrainConfig
 from ..errors import ConfigError
+from ..training.common import finish_training
 from ..imaging.io import load_image, tensor_to_image
 from ..losses import FeatureStats, content_loss, feature_stats, gram_loss, tv_loss
 from ..models.checkpoints import make_meta, save_model
@@ -233,13 +234,16 @@ def render_preview(net: StyleNetwork, photo: torch.Tensor, names: Sequence[str])
     return sheet
 
 
-def train(config: TrainConfig, callback: OptionalTrainCallback = None) -> TrainResult:
+def train(config: TrainConfig, callback: OptionalTrainCallback = None, *, cancel: Any = None) -> TrainResult:
     """Train a feed-forward style network; see the module docstring for the files it writes.
 
     Args:
         config: what to train (``styles``, ``data`` and ``output`` are required).
-        callback: called with a :class:`~painterly.progress.TrainProgress`
+        callback: called with a :class:`~painterly.progress.Progress` (kind ``train``)
             after every iteration.
+        cancel: an event (``is_set()``); when set, training stops after the current
+            iteration, writes a checkpoint and raises :class:`~painterly.errors.Cancelled`
+            whose ``result`` is this function's result.
 
     Returns:
         A :class:`TrainResult`. Ctrl-C (KeyboardInterrupt) during training
@@ -328,12 +332,13 @@ def train(config: TrainConfig, callback: OptionalTrainCallback = None) -> TrainR
         iteration, sampler_state = done, next_state
 
     try:
-        outcome = run.loop(cfg, forward, commit, save_all, write_preview, callback)
+        outcome = run.loop(cfg, forward, commit, save_all, write_preview, callback, cancel)
     finally:
         stream.close()
 
     fields = run.result_fields(outcome, paths, skipped, [files[i] for i in sampler_state["bad"]])
-    return TrainResult(**fields, style_names=names, config=cfg)
+    result = TrainResult(**fields, style_names=names, config=cfg)
+    return finish_training(result, cancel)
 
 
 __all__ = [

@@ -5,6 +5,6 @@ The package is named ``gatys`` rather than ``transfer`` (DESIGN.md's name) becau
 it as an attribute of ``painterly`` as soon as it was imported.
 """
 
-from .run import TransferResult, run_transfer, transfer
+from .run import TransferResult, run_transfer
 
-__all__ = ["TransferResult", "run_transfer", "transfer"]
+__all__ = ["TransferResult", "run_transfer"]

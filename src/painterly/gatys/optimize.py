@@ -10,6 +10,7 @@ from typing import Callable, Dict, List, Optional
 import torch
 
 from ..config import TransferConfig
+from ..progress import OptionalCancel, is_cancelled
 from .steppers import LBFGS, Adam
 
 #: Iterations over which the early-stopping test averages the loss decrease.
@@ -28,7 +29,7 @@ class ScaleResult:
         loss: its total loss.
         losses: its named loss parts.
         iterations: iterations run.
-        interrupted: Ctrl-C stopped the run.
+        interrupted: Ctrl-C or the cancel event stopped the run.
         history: total loss after each iteration.
     """
 
@@ -56,13 +57,15 @@ def optimize_scale(
     iterations: int,
     cfg: TransferConfig,
     on_step: Optional[StepHook] = None,
+    cancel: OptionalCancel = None,
 ) -> ScaleResult:
     """Minimize ``objective`` over the pixels, starting from ``init`` (1 x 3 x h x w, 0..1).
 
     L-BFGS runs without a line search (one loss evaluation per iteration, as in
     jcjohnson/neural-style) and keeps the best image seen, because a step can
     occasionally overshoot. Adam returns the running average of its iterates.
-    Ctrl-C ends the scale early and returns what it has.
+    Ctrl-C, or ``cancel`` being set (checked after every iteration, from any
+    thread), ends the scale early and returns what it has.
     """
     # contiguous: L-BFGS views the gradient as a flat vector, which fails for the
     # channels-last strides an image loaded from a file has (content at --size).
@@ -104,6 +107,9 @@ def optimize_scale(
                     return img.detach().clamp(0, 1).clone()
 
                 on_step(done, value, {k: v for k, v in last.items() if k != "total"}, snapshot)
+            if is_cancelled(cancel):
+                interrupted = True
+                break
             if not math.isfinite(value):
                 break
             if _converged(history, cfg.tolerance):

@@ -14,7 +14,7 @@ from ..config import TransferConfig, default_style_size
 from ..errors import ConfigError, ImageError
 from ..imaging import color, load_image, open_image, resize_tensor, tensor_to_image
 from ..models.vgg import shared_vgg19
-from ..progress import OptionalCallback, Progress
+from ..progress import OptionalCallback, OptionalCancel, Progress
 from .objective import Objective
 from .optimize import optimize_scale
 from .schedule import fit_long_side, plan
@@ -90,6 +90,7 @@ def run_transfer(
     *,
     mask: Optional[ImageInput] = None,
     callback: OptionalCallback = None,
+    cancel: OptionalCancel = None,
 ) -> TransferResult:
     """Paint ``content`` in the style of ``styles`` by optimizing its pixels.
 
@@ -100,6 +101,10 @@ def run_transfer(
         mask: optional grayscale image of the content's aspect ratio assigning
             regions to styles (white = first style, black = last).
         callback: called with a :class:`~painterly.progress.Progress` after each iteration.
+        cancel: an event (``is_set()``), checked after every iteration from any
+            thread: when set, the run stops and returns the best image so far
+            with ``interrupted=True`` (:func:`painterly.transfer` raises
+            :class:`~painterly.errors.Cancelled` instead).
 
     Returns:
         A :class:`TransferResult`; the image's long side is ``config.size`` px.
@@ -176,7 +181,7 @@ def run_transfer(
                     )
                 )
 
-        result = optimize_scale(objective, init, scale.iterations, cfg, on_step)
+        result = optimize_scale(objective, init, scale.iterations, cfg, on_step, cancel)
         image = result.image
         histories.append(result.history)
         done_before += result.iterations
@@ -201,13 +206,3 @@ def run_transfer(
         config=cfg,
         history=histories,
     )
-
-
-def transfer(
-    content: ImageInput,
-    styles: Union[ImageInput, Sequence[ImageInput]],
-    config: Optional[TransferConfig] = None,
-    **kwargs: Any,
-) -> Image.Image:
-    """Style transfer returning a PIL image; see :func:`run_transfer` for the arguments."""
-    return run_transfer(content, styles, config, **kwargs).image

@@ -354,3 +354,18 @@ __all__ = [
     "train_paths",
     "write_checkpoint",
 ]
+
+
+def finish_training(result: Any, cancel: Any) -> Any:
+    """Return ``result``, or raise :class:`~painterly.errors.Cancelled` carrying it when
+    ``cancel`` stopped the run (Ctrl-C alone returns it with ``interrupted=True``)."""
+    from ..errors import Cancelled
+    from ..progress import is_cancelled
+
+    if result.interrupted and is_cancelled(cancel):
+        raise Cancelled(
+            f"training cancelled at iteration {result.iterations}; the checkpoint {result.checkpoint_path} "
+            "holds its state (resume to continue)",
+            result=result,
+        )
+    return result

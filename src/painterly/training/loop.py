@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import torch
 
 from ..errors import ConfigError
-from ..progress import OptionalTrainCallback, TrainProgress
+from ..progress import OptionalCallback, OptionalCancel, Progress, is_cancelled
 from .common import defer_interrupt
 
 #: ``forward(iteration) -> (total loss, named parts, batch state)``: one batch's
@@ -56,8 +56,9 @@ def run_loop(
     commit: Callable[[int, Any], None],
     save_all: Callable[[bool], List[Path]],
     write_preview: Callable[[], Path],
-    callback: OptionalTrainCallback,
+    callback: OptionalCallback,
     started: float,
+    cancel: OptionalCancel = None,
 ) -> LoopOutcome:
     """Train from ``start_iteration`` to ``iterations``.
 
@@ -76,6 +77,7 @@ def run_loop(
         write_preview: writes the preview alone; returns its path.
         callback: progress callback (or None).
         started: ``time.perf_counter()`` when the training call began.
+        cancel: stops after the current iteration when set (a checkpoint is written).
     """
     iteration = start_iteration
     loop_start = time.perf_counter()
@@ -117,8 +119,9 @@ def run_loop(
             if callback is not None:
                 elapsed = time.perf_counter() - loop_start
                 callback(
-                    TrainProgress(
-                        iteration=iteration,
+                    Progress(
+                        kind="train",
+                        step=iteration,
                         total=iterations,
                         loss=values["total"],
                         losses={k: v for k, v in values.items() if k != "total"},
@@ -127,6 +130,11 @@ def run_loop(
                         wrote=tuple(wrote),
                     )
                 )
+            if is_cancelled(cancel) and iteration < iterations:
+                interrupted = True
+                if not wrote:
+                    save_all(True)
+                break
     except KeyboardInterrupt:
         interrupted = True
         save_all(True)

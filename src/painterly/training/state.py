@@ -135,6 +135,7 @@ class RunState:
     def loop(
         self, config: Any, forward: Forward, commit: Callable[[int, Any], None],
         save_all: Callable[[bool], List[Path]], write_preview: Callable[[], Path], callback: OptionalTrainCallback,
+        cancel: Any = None,
     ) -> LoopOutcome:
         """:func:`~painterly.training.loop.run_loop` over this state, to ``config.iterations``
         with ``config``'s checkpoint and preview intervals."""
@@ -143,6 +144,7 @@ class RunState:
             start_iteration=self.start_iteration, iterations=config.iterations, history=self.history,
             checkpoint_every=config.checkpoint_every, preview_every=config.preview_every, commit=commit,
             save_all=save_all, write_preview=write_preview, callback=callback, started=self.started,
+            cancel=cancel,
         )
 
     def result_fields(

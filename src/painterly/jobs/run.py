@@ -1,0 +1,282 @@
+"""Run a painting method over input files: plan, read, paint, write atomically, report.
+
+:func:`run_job` is what ``painterly stylize`` / ``transfer`` / ``demo``, the web
+service and the batch workers call. It never prints: everything it has to
+say comes back in a :class:`JobResult` (one :class:`ItemResult` per input) or
+through ``on_progress``. An unreadable input is recorded as failed and the
+others go on; nothing the user had is overwritten by a failed write, and an
+output never replaces its own input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+from ..config import METHOD_CONFIGS
+from ..errors import Cancelled, ConfigError, ImageError, OutputError, UsageError
+from ..progress import OptionalCallback, OptionalCancel, Progress, is_cancelled
+from .painters import Painter, Painting, check_method, default_config, make_painter
+from .plan import gather_inputs, plan_outputs, same_file
+
+#: Status of one input after a job.
+STATUSES = ("done", "failed", "cancelled", "skipped")
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What to paint, how, and where the results go.
+
+    Attributes:
+        method: ``stylize`` (a trained model), ``arbitrary`` (any painting) or
+            ``transfer`` (optimization).
+        inputs: image files and/or folders of images.
+        output: an image file for a single input file, else a folder (created).
+        config: the method's config (:class:`~painterly.config.StylizeConfig`
+            or :class:`~painterly.config.TransferConfig`; default: its defaults).
+        styles: ``transfer``: the style images; ``arbitrary``: style images
+            replacing ``config.style_images``.
+        mask: ``transfer``: a grayscale image assigning regions to styles.
+        quality: JPEG/WebP quality, 1-100.
+        suffix: output format for folder outputs (``.jpg``); default: the input's.
+        save_config: also write the config as JSON beside each output (``OUT.json``).
+        skip_existing: leave inputs whose output already exists (status ``skipped``).
+    """
+
+    method: str
+    inputs: Tuple[str, ...]
+    output: str
+    config: Any = None
+    styles: Tuple[Any, ...] = ()
+    mask: Any = None
+    quality: int = 95
+    suffix: str = ""
+    save_config: bool = False
+    skip_existing: bool = False
+
+
+@dataclass
+class ItemResult:
+    """The outcome of one input.
+
+    Attributes:
+        input: the input file.
+        output: the file written (None when nothing was).
+        status: ``done``, ``failed``, ``cancelled`` (the best image so far was
+            written where there was one) or ``skipped``.
+        seconds: wall time from reading to written.
+        error: one line saying what went wrong (failed/cancelled).
+        size: (width, height) of the output in px.
+        losses: named loss parts at the end (optimization).
+        iterations: optimizer iterations (optimization).
+        detail: a few words for a summary line.
+        exception: the error behind a failure (not serialized), for callers that re-raise it.
+    """
+
+    input: str
+    output: Optional[str]
+    status: str
+    seconds: float = 0.0
+    error: str = ""
+    size: Tuple[int, int] = (0, 0)
+    losses: Dict[str, float] = field(default_factory=dict)
+    iterations: int = 0
+    detail: str = ""
+    exception: Optional[BaseException] = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """JSON-ready fields."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "exception"}
+
+
+@dataclass
+class JobResult:
+    """What :func:`run_job` did.
+
+    Attributes:
+        items: one result per planned input, in input order (inputs not
+            reached after a cancel are ``cancelled`` with no output).
+        seconds: wall time of the whole job.
+        painter: what painted, for display.
+        to_folder: the output was a folder.
+        notes: warnings worth showing (an empty input folder).
+        cancelled: the cancel event stopped the job.
+    """
+
+    items: List[ItemResult]
+    seconds: float
+    painter: str
+    to_folder: bool
+    notes: List[str] = field(default_factory=list)
+    cancelled: bool = False
+
+    def count(self, status: str) -> int:
+        """Number of items with ``status``."""
+        return sum(1 for item in self.items if item.status == status)
+
+    @property
+    def ok(self) -> bool:
+        """Every input was painted (or skipped as already done)."""
+        return not self.cancelled and all(i.status in ("done", "skipped") for i in self.items)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split()) or "(no message)"
+
+
+def resolve_config(method: str, config: Any) -> Any:
+    """``config`` checked against ``method`` (default: the method's defaults)."""
+    check_method(method)
+    cfg = config if config is not None else default_config(method)
+    if not isinstance(cfg, METHOD_CONFIGS[method]):
+        raise ConfigError(
+            f"method {method} takes a {METHOD_CONFIGS[method].__name__}, not a {type(cfg).__name__}", field="config"
+        )
+    return cfg
+
+
+def read_pixels(source: Any, painter: Painter) -> Any:
+    """The photo as uint8 (H, W, 3): at ``config.size`` for one-pass painters, as stored for optimization.
+
+    Raises:
+        ImageError: missing, corrupt, empty or over ``config.max_pixels``.
+    """
+    from ..imaging.io import load_array
+
+    cfg = painter.config
+    size = (cfg.size or None) if painter.resizes_input else None
+    return load_array(source, size=size, max_pixels=cfg.max_pixels)
+
+
+def paint_one(
+    painter: Painter,
+    source: Path,
+    target: Path,
+    *,
+    quality: int = 95,
+    save_config: bool = False,
+    on_progress: OptionalCallback = None,
+    cancel: OptionalCancel = None,
+) -> ItemResult:
+    """Read ``source``, paint it and write ``target`` atomically; never raises for a bad input.
+
+    A cancel during painting writes the best image so far (optimization) and
+    returns status ``cancelled``; unreadable inputs and unwritable outputs
+    return status ``failed`` with the reason in ``error``.
+    """
+    from PIL import Image
+
+    from ..imaging.io import save_image, write_atomic
+
+    start = time.perf_counter()
+    if same_file(source, target):
+        return ItemResult(str(source), None, "failed", error=f"the output {target} would overwrite the input")
+    painting: Optional[Painting] = None
+    status, error = "done", ""
+    try:
+        pixels = read_pixels(source, painter)
+        try:
+            painting = painter.paint(pixels, on_progress=on_progress, cancel=cancel)
+        except Cancelled as exc:
+            painting = exc.result if isinstance(exc.result, Painting) else None
+            status, error = "cancelled", _one_line(str(exc))
+        del pixels
+        if painting is None:
+            return ItemResult(str(source), None, status, time.perf_counter() - start, error)
+        path = save_image(Image.fromarray(painting.pixels), target, quality=quality)
+        if save_config:
+            write_atomic(str(path) + ".json", painter.config.to_json() + "\n")
+    except (ImageError, OutputError) as exc:
+        return ItemResult(str(source), None, "failed", time.perf_counter() - start, _one_line(str(exc)), exception=exc)
+    h, w = painting.pixels.shape[:2]
+    return ItemResult(
+        str(source), str(path), status, time.perf_counter() - start, error, (w, h),
+        dict(painting.losses), painting.iterations, painting.detail,
+    )
+
+
+def plan_job(spec: JobSpec) -> Tuple[List[Path], List[Path], bool, List[str]]:
+    """The job's input files, their outputs (the folder created), whether the output is a folder, and notes.
+
+    Raises:
+        UsageError: no inputs, or an output file for several inputs.
+        OutputError: an unknown output format or an output folder that cannot be made.
+    """
+    from ..imaging.io import check_output_path
+
+    if not spec.inputs:
+        raise UsageError("no inputs given")
+    files, to_folder, notes = gather_inputs(spec.inputs)
+    if not files:
+        raise UsageError("no input images found")
+    outputs = plan_outputs(files, spec.output, to_folder, spec.suffix)
+    for target in outputs:
+        check_output_path(target)  # a bad extension fails now, not after the first image
+    return files, outputs, to_folder, notes
+
+
+def run_job(
+    spec: JobSpec,
+    *,
+    on_progress: OptionalCallback = None,
+    cancel: OptionalCancel = None,
+    painter: Optional[Painter] = None,
+) -> JobResult:
+    """Paint every input of ``spec``; see the module docstring.
+
+    Args:
+        spec: the job.
+        on_progress: receives the painter's events with ``item`` / ``items``
+            set, so :attr:`~painterly.progress.Progress.fraction` covers the whole job.
+        cancel: an event; when set, the current image stops at its next tile or
+            iteration (optimization writes its best image so far) and no
+            further input is started.
+        painter: an already loaded painter of ``spec.method`` (reused across jobs).
+
+    Returns:
+        A :class:`JobResult`; ``cancelled`` is True when ``cancel`` stopped it.
+
+    Raises:
+        ConfigError, UsageError: bad settings, no inputs, an output file for
+            several inputs, an unknown output format (all before any work).
+        ModelError, ImageError: an unusable model or style image (before any work).
+    """
+    start = time.perf_counter()
+    cfg = resolve_config(spec.method, spec.config if painter is None else painter.config)
+    files, outputs, to_folder, notes = plan_job(spec)
+    if painter is None:
+        painter = make_painter(spec.method, cfg, styles=spec.styles, mask=spec.mask)
+    items: List[ItemResult] = []
+    n = len(files)
+    cancelled = False
+    for index, (source, target) in enumerate(zip(files, outputs)):
+        if cancelled or is_cancelled(cancel):
+            cancelled = True
+            items.append(ItemResult(str(source), None, "cancelled", error="the job was cancelled first"))
+            continue
+        if spec.skip_existing and target.is_file():
+            items.append(ItemResult(str(source), str(target), "skipped"))
+            continue
+
+        def forward(event: Progress, _index: int = index) -> None:
+            if on_progress is not None:
+                on_progress(dataclasses.replace(event, item=_index, items=n))
+
+        item = paint_one(
+            painter, source, target, quality=spec.quality, save_config=spec.save_config,
+            on_progress=forward, cancel=cancel,
+        )
+        items.append(item)
+        if item.status == "cancelled":
+            cancelled = True
+        if on_progress is not None:
+            # A job-level event (items done of all), so a receiver sees the count move even for
+            # painters that report nothing within an image.
+            on_progress(Progress(kind="job", step=index + 1, total=n, elapsed=time.perf_counter() - start))
+    return JobResult(items, time.perf_counter() - start, painter.name, to_folder, notes, cancelled)
+
+
+__all__ = ["ItemResult", "JobResult", "JobSpec", "STATUSES", "paint_one", "plan_job", "read_pixels", "resolve_config", "run_job"]
