@@ -358,11 +358,32 @@ def test_resume_with_a_new_crop_size_records_a_stage(folders: Dict[str, Path], t
     result = train_adain(_train_config(folders, out, image_size=48, lr=2e-4, iterations=3, resume=True))
     assert result.start_iteration == 2 and result.iterations == 3
     expected = [
-        {"from_iteration": 0, "image_size": 32, "batch_size": 2, "lr": 1e-4, "identity_weight": 0.0},
-        {"from_iteration": 2, "image_size": 48, "batch_size": 2, "lr": 2e-4, "identity_weight": 0.0},
+        {"from_iteration": 0, "image_size": 32, "batch_size": 2, "lr": 1e-4, "identity_weight": 0.0,
+         "content_images": 5, "style_images": 2},
+        {"from_iteration": 2, "image_size": 48, "batch_size": 2, "lr": 2e-4, "identity_weight": 0.0,
+         "content_images": 5, "style_images": 2},
     ]
     assert read_checkpoint(result.checkpoint_path, kind="adain")["stages"] == expected
     assert read_model_info(out).meta["train"]["stages"] == expected
+
+
+def test_resume_with_more_style_images_records_a_data_stage(folders: Dict[str, Path], tmp_path: Path) -> None:
+    # More paintings on resume (a new data stage) is how a decoder learns to generalize; it must not be refused.
+    from painterly.arbitrary.train import train_adain
+    import shutil
+
+    from painterly.training.common import read_checkpoint
+
+    mine = {"content": folders["content"], "style": tmp_path / "style"}
+    shutil.copytree(folders["style"], mine["style"])
+    out = tmp_path / "m.safetensors"
+    train_adain(_train_config(mine, out, image_size=32, iterations=1, checkpoint_every=1))
+    with Image.open(mine["style"] / "wave.jpg") as img:
+        img.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(mine["style"] / "extra.jpg")
+    result = train_adain(_train_config(mine, out, image_size=32, iterations=2, resume=True))
+    stages = read_checkpoint(result.checkpoint_path, kind="adain")["stages"]
+    assert [(s["from_iteration"], s["style_images"]) for s in stages] == [(0, 2), (1, 3)]
+    assert result.iterations == 2
 
 
 def test_training_refuses_bad_input_before_any_work(folders: Dict[str, Path], tmp_path: Path) -> None:

@@ -116,15 +116,20 @@ def adain_losses(
     return {"content": content, "style": style}  # type: ignore[dict-item]
 
 
-def recipe_stages(cfg: AdaINTrainConfig, state: Optional[Dict[str, Any]], start_iteration: int) -> List[Dict[str, Any]]:
+def recipe_stages(
+    cfg: AdaINTrainConfig, state: Optional[Dict[str, Any]], start_iteration: int, data: Optional[Dict[str, int]] = None
+) -> List[Dict[str, Any]]:
     """The run's recipe stages: ``[{"from_iteration": i, "image_size": ..., "batch_size": ..., "lr": ...}, ...]``.
 
     A fresh run has one stage; a resume that changes any of
-    :data:`STAGE_FIELDS` appends one starting at ``start_iteration``.
+    :data:`STAGE_FIELDS`, or the number of content or style images (``data``:
+    ``{"content": n, "style": m}``, recorded as ``content_images`` /
+    ``style_images``), appends one starting at ``start_iteration``.
     Checkpoints older than this record get their first stage rebuilt from
     their saved config.
     """
-    now = {"from_iteration": start_iteration, **{k: getattr(cfg, k) for k in STAGE_FIELDS}}
+    counts = {f"{k}_images": v for k, v in (data or {}).items()}
+    now = {"from_iteration": start_iteration, **{k: getattr(cfg, k) for k in STAGE_FIELDS}, **counts}
     if state is None:
         return [now]
     # Fields added to the recipe after a checkpoint was written had their defaults then.
@@ -132,7 +137,11 @@ def recipe_stages(cfg: AdaINTrainConfig, state: Optional[Dict[str, Any]], start_
     stages = [{**defaults, **st} for st in state.get("stages") or ()]
     if not stages:
         stages = [{"from_iteration": 0, **defaults, **{k: state["config"][k] for k in STAGE_FIELDS if k in state["config"]}}]
-    if any(stages[-1][k] != now[k] for k in STAGE_FIELDS):
+    if state is not None and "samplers" in state:
+        # Stages recorded before image counts were: the checkpoint's samplers know them.
+        for key in (data or {}):
+            stages[-1].setdefault(f"{key}_images", state["samplers"][key]["files"])
+    if any(stages[-1].get(k) != now[k] for k in (*STAGE_FIELDS, *counts)):
         stages.append(now)
     return stages
 
@@ -226,8 +235,9 @@ def train_adain(config: AdaINTrainConfig, callback: OptionalTrainCallback = None
     run.restore(state)
     if state is not None:
         for key, sampler in samplers.items():
-            sampler.load_state_dict(state["samplers"][key])
-    stages = recipe_stages(cfg, state, run.start_iteration)
+            # A new set of paintings or photos is a new data stage (recorded below), not an error.
+            sampler.load_state_dict(state["samplers"][key], allow_new_files=True)
+    stages = recipe_stages(cfg, state, run.start_iteration, {k: len(s.files) for k, s in samplers.items()})
     sampler_states = {key: sampler.state_dict() for key, sampler in samplers.items()}
 
     vgg = shared_vgg19("max", device)

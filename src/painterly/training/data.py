@@ -178,17 +178,30 @@ class CropSampler:
             "files": len(self.files),
         }
 
-    def load_state_dict(self, state: Dict[str, Any]) -> None:
-        """Restore :meth:`state_dict`; the file list must be the same."""
-        if state["files"] != len(self.files):
-            raise ImageError(
-                f"the data folder now holds {len(self.files)} images but the checkpoint was made with "
-                f"{state['files']}; resume with the same data, or start afresh"
-            )
+    def load_state_dict(self, state: Dict[str, Any], allow_new_files: bool = False) -> None:
+        """Restore :meth:`state_dict`.
+
+        Args:
+            state: from :meth:`state_dict`.
+            allow_new_files: the file list may differ from the checkpoint's (a new
+                data stage, e.g. more paintings): the random stream goes on and a
+                new epoch over the new list starts at the next batch.
+
+        Raises:
+            ImageError: the file count differs and ``allow_new_files`` is False.
+        """
         self.generator.set_state(state["generator"])
+        self.epoch = int(state["epoch"])
+        if state["files"] != len(self.files):
+            if not allow_new_files:
+                raise ImageError(
+                    f"the data folder now holds {len(self.files)} images but the checkpoint was made with "
+                    f"{state['files']}; resume with the same data, or start afresh"
+                )
+            self.order, self.position, self.bad = [], 0, []
+            return
         self.order = list(state["order"])
         self.position = int(state["position"])
-        self.epoch = int(state["epoch"])
         self.bad = list(state["bad"])
 
 
