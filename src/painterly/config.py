@@ -183,8 +183,8 @@ class TrainConfig:
             raise ConfigError("style_layers is empty; give at least one layer such as relu1_2")
         if not self.content_layers and self.content_weight > 0:
             raise ConfigError("content_layers is empty; give at least one layer or set content_weight to 0")
-        check_layers(self.content_layers)
-        check_layers(self.style_layers)
+        _check_layers("content_layers", self.content_layers)
+        _check_layers("style_layers", self.style_layers)
         kind = self.device.split(":", 1)[0]
         index = self.device.split(":", 1)[1] if ":" in self.device else "0"
         if kind not in TRAIN_DEVICES or not index.isdigit() or (kind != "cuda" and ":" in self.device):
@@ -201,6 +201,13 @@ class TrainConfig:
                     raise ConfigError("style_names must not be empty strings")
             if len(set(self.style_names)) != len(self.style_names):
                 raise ConfigError(f"style_names must be unique, not {', '.join(self.style_names)}")
+
+
+def _check_layers(name: str, layers: Tuple[str, ...]) -> None:
+    try:
+        check_layers(layers)
+    except ConfigError as exc:
+        raise ConfigError(str(exc), field=name, value=layers) from None
 
 
 def _check_choice(name: str, value: str, choices: Tuple[str, ...], field: str = "") -> None:
@@ -256,8 +263,8 @@ def validate(cfg: TransferConfig) -> None:
         )
     if any(w < 0 for w in cfg.style_layer_weights) or any(w < 0 for w in cfg.style_blend):
         raise ConfigError("style layer weights and blend weights must be >= 0")
-    check_layers(cfg.content_layers)
-    check_layers(cfg.style_layers)
+    _check_layers("content_layers", cfg.content_layers)
+    _check_layers("style_layers", cfg.style_layers)
 
 
 def config_fields(cls: type) -> Dict[str, dataclasses.Field]:
@@ -581,8 +588,8 @@ def _coerce(name: str, value: Any, kind: str, elem: type) -> Any:
     if kind == "tuple":
         if isinstance(value, str) and elem is not str:
             value = [v for v in value.replace(",", " ").split() if v]
-        elif isinstance(value, str):
-            value = [value] if value else []
+        elif isinstance(value, str):  # names may hold spaces, so only commas separate them
+            value = [v.strip() for v in value.split(",") if v.strip()]
         if not isinstance(value, (list, tuple)):
             value = [value]
         return tuple(one(v) for v in value)

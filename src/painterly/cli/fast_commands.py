@@ -73,11 +73,16 @@ def _train_with_bar(train_fn: Any, cfg: Any, quiet: bool, describe: Any) -> int:
 
     ``describe(result)`` names what was trained, for the final line.
     """
+    from ..errors import Cancelled
     from .progressbar import TrainProgressBar
+    from .stop import cancel_on_signals
 
     bar = None if quiet else TrainProgressBar(sys.stderr)
     try:
-        result = train_fn(cfg, callback=bar)
+        with cancel_on_signals(announce=not quiet) as cancel:
+            result = train_fn(cfg, callback=bar, cancel=cancel)
+    except Cancelled as stopped:
+        result = stopped.result
     finally:
         if bar is not None:
             bar.close()

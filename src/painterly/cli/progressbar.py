@@ -169,19 +169,8 @@ class ProgressBar:
 
 
 
-class _TrainStep:
-    """A :class:`~painterly.progress.TrainProgress` seen through :class:`Progress`'s field names."""
-
-    __slots__ = ("train", "step", "total", "stage", "stages", "loss", "losses", "size")
-
-    def __init__(self, event: Any) -> None:
-        self.train = event
-        self.step, self.total, self.stage, self.stages = event.iteration, event.total, 0, 1
-        self.loss, self.losses, self.size = event.loss, event.losses, (0, 0)
-
-
 class TrainProgressBar(ProgressBar):
-    """The :class:`ProgressBar` for feed-forward training (:class:`~painterly.progress.TrainProgress` events)::
+    """The :class:`ProgressBar` for training (:class:`~painterly.progress.Progress` events of kind ``train``)::
 
         [###.......] 600/2000  loss 4.1e+00 (content 1.9 style 0.21 tv 0.012)  1.3 it/s  ETA 17:57
 
@@ -196,7 +185,7 @@ class TrainProgressBar(ProgressBar):
         self.show_files = show_files
 
     def _update_rate(self, event: Any, now: float) -> None:
-        rate = getattr(getattr(event, "train", None), "rate", 0.0)
+        rate = event.rate
         if rate and math.isfinite(rate) and rate > 0:
             self._rate = rate
         else:
@@ -229,7 +218,7 @@ class TrainProgressBar(ProgressBar):
             if self._open:  # finish the redrawn line so the note does not overwrite it
                 self.close()
             self._write(f"painterly: wrote {names}\n")
-        super().__call__(_TrainStep(event))  # type: ignore[arg-type]
+        super().__call__(event)
 
 
 __all__ = ["ProgressBar", "TrainProgressBar", "format_duration"]
