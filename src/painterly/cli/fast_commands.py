@@ -147,6 +147,14 @@ def _report_job(args: argparse.Namespace, spec: Any, painter: Any) -> int:
         result = run_job(spec, painter=painter, cancel=cancel)
     for note in result.notes:
         _warn(note)
+    if getattr(args, "json", False):
+        import json
+
+        print(json.dumps({
+            "painter": result.painter, "seconds": round(result.seconds, 3), "cancelled": result.cancelled,
+            "items": [item.to_dict() for item in result.items],
+        }))
+        return EXIT_INTERRUPTED if result.cancelled else (EXIT_ERROR if result.count("failed") else EXIT_OK)
     for item in result.items:
         if item.status == "failed":
             _warn(f"skipped {item.input}: {item.error}")
@@ -328,6 +336,10 @@ def register(subparsers: Any, parser_class: Optional[Callable[..., argparse.Argu
     s.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG/WebP quality 1-100 (default: 95)")
     s.add_argument("--config", metavar="JSON", help="start from settings saved in a JSON file (options override them)")
     s.add_argument("-q", "--quiet", action="store_true", help="print only warnings and errors")
+    s.add_argument("--save-config", action="store_true",
+                   help="write the settings as JSON beside each output (OUT.json; read back with --config)")
+    s.add_argument("--json", action="store_true",
+                   help="print the results as one JSON object on stdout (one entry per input) instead of lines")
     _add_traceback(s)
     add_config_options(s, StylizeConfig, title="stylize settings", exclude=("model", "style_weights", "style_images"))
     s.set_defaults(func=cmd_stylize)

@@ -132,7 +132,7 @@ def run_loop(
                 )
             if is_cancelled(cancel) and iteration < iterations:
                 interrupted = True
-                if not wrote:
+                if iteration % checkpoint_every:  # not just written above
                     save_all(True)
                 break
     except KeyboardInterrupt:

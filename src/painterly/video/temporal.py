@@ -49,7 +49,9 @@ class BlendSettings:
     """
 
     blend: float = 0.8
+    detail_blend: float = 0.8
     detail_gain: float = 1.6
+    detail_target: float = 1.0
     flow_preset: str = "fast"
     photo_sigma: float = 0.06
     scene_cut: float = 0.12
@@ -137,18 +139,20 @@ class TemporalBlender:
 
         s = self.settings
         cur = stylized.astype(np.float32) / 255.0
+        sigma, window = 1.5, 6.0
+        w_low = cv2.GaussianBlur(previous, (0, 0), sigma)
+        s_low = cv2.GaussianBlur(cur, (0, 0), sigma)
         a = (s.blend * conf)[..., None]
-        mixed = a * previous + (1.0 - a) * cur
+        a_hi = (s.detail_blend * conf)[..., None]
+        low = a * w_low + (1.0 - a) * s_low
+        s_high = cur - s_low
+        high = a_hi * (previous - w_low) + (1.0 - a_hi) * s_high
         if s.detail_gain > 1.0:
-            sigma, window = 1.5, 6.0
-            low = cv2.GaussianBlur(mixed, (0, 0), sigma)
-            high = mixed - low
-            ref = cur - cv2.GaussianBlur(cur, (0, 0), sigma)
-            e_ref = cv2.GaussianBlur((ref ** 2).sum(-1), (0, 0), window)
+            e_ref = cv2.GaussianBlur((s_high ** 2).sum(-1), (0, 0), window)
             e_mix = cv2.GaussianBlur((high ** 2).sum(-1), (0, 0), window)
-            gain = np.sqrt((e_ref + 1e-6) / (e_mix + 1e-6))
-            gain = np.clip(gain, 1.0, s.detail_gain)[..., None]
-            mixed = low + gain * high
+            gain = np.sqrt((s.detail_target * e_ref + 1e-6) / (e_mix + 1e-6))
+            high = high * np.clip(gain, 1.0, s.detail_gain)[..., None]
+        mixed = low + high
         return np.clip(np.rint(mixed * 255.0), 0, 255).astype(np.uint8)
 
 

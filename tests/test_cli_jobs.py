@@ -1,0 +1,58 @@
+"""The CLI on the job layer: --json, --save-config, and SIGTERM stopping training through the cancel event."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from PIL import Image
+
+from painterly.cli.main import main
+
+
+def test_stylize_json_reports_every_input(tmp_path, content_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.open(content_path).save(folder / "a.png")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8 nope")
+    code = main(["stylize", str(folder), "-o", str(tmp_path / "out"), "--model", "wave", "--json", "--save-config"])
+    out = capsys.readouterr().out
+    report = json.loads(out)
+    assert code == 1  # one input failed
+    by_name = {Path(i["input"]).name: i for i in report["items"]}
+    assert by_name["a.png"]["status"] == "done" and by_name["broken.jpg"]["status"] == "failed"
+    assert by_name["broken.jpg"]["error"]
+    saved = json.loads((tmp_path / "out" / "a.png.json").read_text())
+    assert saved["model"] == "wave"
+    # --config reads the saved settings back
+    assert main(["stylize", str(folder / "a.png"), "-o", str(tmp_path / "again.png"),
+                 "--config", str(tmp_path / "out" / "a.png.json"), "-q"]) == 0
+    assert (tmp_path / "again.png").read_bytes() == (tmp_path / "out" / "a.png").read_bytes()
+
+
+def test_sigterm_stops_training_with_a_checkpoint(tmp_path, content_path, style_path):
+    data = tmp_path / "photos"
+    data.mkdir()
+    for i in range(2):
+        Image.open(content_path).save(data / f"{i}.png")
+    model = tmp_path / "m.safetensors"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "painterly", "train", "--style", str(style_path), "--data", str(data), "-o", str(model),
+         "--iterations", "100000", "--image-size", "32", "--batch-size", "1", "--style-size", "32",
+         "--checkpoint-every", "100000", "--preview-every", "1", "--device", "cpu", "--threads", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    # The preview written after each iteration says training is under way (signal handlers installed).
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not list(tmp_path.glob("*preview*")):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "rerun with --resume" in err and "Traceback" not in err
+    assert model.with_suffix(".ckpt").is_file() or list(tmp_path.glob("m*.ckpt")), list(tmp_path.iterdir())
