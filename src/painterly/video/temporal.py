@@ -146,12 +146,16 @@ class TemporalBlender:
         a_hi = (s.detail_blend * conf)[..., None]
         low = a * w_low + (1.0 - a) * s_low
         s_high = cur - s_low
-        high = a_hi * (previous - w_low) + (1.0 - a_hi) * s_high
+        w_high = previous - w_low
         if s.detail_gain > 1.0:
+            # Each warp resamples, so the carried texture loses a little contrast per frame;
+            # restore it to the current stylization's local detail energy. Only the carried
+            # (stable) part is amplified, so this adds no flicker.
             e_ref = cv2.GaussianBlur((s_high ** 2).sum(-1), (0, 0), window)
-            e_mix = cv2.GaussianBlur((high ** 2).sum(-1), (0, 0), window)
-            gain = np.sqrt((s.detail_target * e_ref + 1e-6) / (e_mix + 1e-6))
-            high = high * np.clip(gain, 1.0, s.detail_gain)[..., None]
+            e_prev = cv2.GaussianBlur((w_high ** 2).sum(-1), (0, 0), window)
+            gain = np.sqrt((s.detail_target * e_ref + 1e-6) / (e_prev + 1e-6))
+            w_high = w_high * np.clip(gain, 1.0, s.detail_gain)[..., None]
+        high = a_hi * w_high + (1.0 - a_hi) * s_high
         mixed = low + high
         return np.clip(np.rint(mixed * 255.0), 0, 255).astype(np.uint8)
 
