@@ -297,6 +297,8 @@ __all__ = [
 STYLIZE_BACKENDS = ("auto", "torch", "onnx")
 #: How an AdaIN result made at the working size reaches the output size.
 UPSAMPLE_MODES = ("guided", "bicubic")
+#: Feature transforms at relu4_1 (see painterly.arbitrary.transforms).
+ARBITRARY_TRANSFORMS = ("adain", "efdm", "wct")
 
 
 @dataclass(frozen=True)
@@ -356,6 +358,15 @@ class StylizeConfig:
         "guided", "AdaIN: from work_size to the output size by guided (edge-aware, restores the photo's "
         "detail) or bicubic upsampling", choices=UPSAMPLE_MODES,
     )
+    transform: str = _opt(
+        "adain", "AdaIN: how the photo's features get the painting's statistics: adain (mean and spread per "
+        "channel), efdm (whole distribution per channel) or wct (mean and covariance)", choices=ARBITRARY_TRANSFORMS,
+    )
+    refine: int = _opt(
+        0, "AdaIN quality mode: this many optimization iterations from the one-pass result, at refine_size, "
+        "then guided upsampling; 0 is off (seconds per iteration on a CPU)"
+    )
+    refine_size: int = _opt(384, "AdaIN: long side in px at which refine optimizes (smaller is faster)")
 
     def __post_init__(self) -> None:
         _validate_stylize(self)
@@ -404,6 +415,13 @@ def _validate_arbitrary_stylize(cfg: StylizeConfig) -> None:
     if not 16 <= cfg.style_size <= 8192:
         raise ConfigError(f"style_size must be between 16 and 8192 px, not {cfg.style_size}")
     _check_choice("upsample", cfg.upsample, UPSAMPLE_MODES)
+    _check_choice("transform", cfg.transform, ARBITRARY_TRANSFORMS)
+    if not 0 <= cfg.refine <= 1000:
+        raise ConfigError(
+            f"refine must be between 0 (off) and 1000 iterations, not {cfg.refine}", field="refine", value=cfg.refine
+        )
+    if not 64 <= cfg.refine_size <= 4096:
+        raise ConfigError(f"refine_size must be between 64 and 4096 px, not {cfg.refine_size}")
     if any(not str(p).strip() for p in cfg.style_images):
         raise ConfigError("style_images must not contain empty names")
     n = len(cfg.style_images)
@@ -418,7 +436,7 @@ def _validate_arbitrary_stylize(cfg: StylizeConfig) -> None:
         raise ConfigError(f"style_weights has {len(cfg.style_weights)} values for {n} style images; give one per image")
 
 
-__all__ += ["StylizeConfig", "STYLIZE_BACKENDS", "UPSAMPLE_MODES"]
+__all__ += ["StylizeConfig", "STYLIZE_BACKENDS", "UPSAMPLE_MODES", "ARBITRARY_TRANSFORMS"]
 
 
 # -- arbitrary style: AdaIN decoder training (issue 4) -------------------------

@@ -32,6 +32,7 @@ import numpy as np
 
 from ..errors import ConfigError, ImageError, ModelError, UsageError
 from ..onnx_support import onnx_providers
+from .transforms import TRANSFORMS, StyleFeatures, transform_features
 from ..models.checkpoints import (
     META_KEY,
     ModelInfo,
@@ -63,8 +64,9 @@ DEFAULT_MODEL = "adain"
 ONNX_IMAGE, ONNX_TARGET, ONNX_FEATURES, ONNX_DECODED = "image", "target", "features", "decoded"
 
 PathLike = Union[str, "os.PathLike[str]"]
-#: A style's relu4_1 statistics: (mean, std), each (1, 512, 1, 1) float32.
-Stats = Tuple[np.ndarray, np.ndarray]
+#: A style's relu4_1 statistics: (mean, std), each (1, 512, 1, 1) float32, or the
+#: :class:`~painterly.arbitrary.transforms.StyleFeatures` that unpack as such.
+Stats = Union[Tuple[np.ndarray, np.ndarray], StyleFeatures]
 
 
 # -- AdaIN in numpy ------------------------------------------------------------------
@@ -98,6 +100,7 @@ def adain_target(
     weights: Optional[Sequence[float]] = None,
     alpha: float = 1.0,
     mask: Optional[np.ndarray] = None,
+    transform: str = "adain",
 ) -> np.ndarray:
     """The decoder's input (see :meth:`painterly.models.adain.AdaINModel.target`).
 
@@ -107,6 +110,11 @@ def adain_target(
         weights: interpolation weights, one per style (normalized; default equal).
         alpha: in [0, 1]; 0 returns ``features``.
         mask: (1, 1, h, w) in [0, 1], 1 = first style; needs two styles.
+        transform: ``adain``, ``efdm`` or ``wct``
+            (:mod:`painterly.arbitrary.transforms`; those two need
+            :class:`~painterly.arbitrary.transforms.StyleFeatures` styles). With
+            a mask they transform the whole photo once per style and the mask
+            blends the two results (AdaIN uses each region's own statistics).
 
     Returns:
         (1, 512, h, w) float32.
@@ -116,8 +124,23 @@ def adain_target(
         raise ConfigError("no style given: pass at least one style image")
     if not 0.0 <= alpha <= 1.0:
         raise ConfigError(f"alpha must be between 0 and 1, not {alpha}")
+    if transform not in TRANSFORMS:
+        raise ConfigError(f"transform must be one of {', '.join(TRANSFORMS)}, not '{transform}'")
     f = features.astype(np.float32)
-    if mask is not None:
+    if transform != "adain":
+        if any(not isinstance(s, StyleFeatures) for s in styles):
+            raise ConfigError(f"the {transform} transform needs each style's features (style_stats), not (mean, std)")
+        if mask is not None and n != 2:
+            raise ConfigError(f"a mask needs exactly two styles, not {n}")
+        if mask is not None:
+            m = mask.astype(np.float32)
+            parts = [(m, styles[0]), (1.0 - m, styles[1])]
+        else:
+            parts = [(np.float32(wk), s) for wk, s in zip(_style_weights(weights, n), styles)]
+        t = np.zeros_like(f)
+        for wk, style in parts:
+            t += wk * transform_features(f, style, transform)
+    elif mask is not None:
         if n != 2:
             raise ConfigError(f"a mask needs exactly two styles, not {n}")
         m = mask.astype(np.float32)
@@ -126,13 +149,7 @@ def adain_target(
             c_mean, c_std = channel_stats(f, weight=region)
             t += region * ((f - c_mean) / c_std * s_std + s_mean)
     else:
-        if weights is None:
-            w = np.full(n, 1.0 / n)
-        else:
-            w = np.asarray(weights, dtype=np.float64)
-            if w.shape != (n,) or (w < 0).any() or not np.isfinite(w).all() or w.sum() <= 0:
-                raise ConfigError(f"style weights must be {n} finite numbers >= 0, not all 0, not {tuple(weights)}")
-            w = w / w.sum()
+        w = _style_weights(weights, n)
         c_mean, c_std = channel_stats(f)
         normalized = (f - c_mean) / c_std
         t = np.zeros_like(f)
@@ -141,6 +158,16 @@ def adain_target(
     if alpha < 1.0:
         t = np.float32(alpha) * t + np.float32(1.0 - alpha) * f
     return t
+
+
+def _style_weights(weights: Optional[Sequence[float]], n: int) -> np.ndarray:
+    """Interpolation weights normalized to sum 1 (default equal)."""
+    if weights is None:
+        return np.full(n, 1.0 / n)
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (n,) or (w < 0).any() or not np.isfinite(w).all() or w.sum() <= 0:
+        raise ConfigError(f"style weights must be {n} finite numbers >= 0, not all 0, not {tuple(weights)}")
+    return w / w.sum()
 
 
 def pad_to_stride(image: np.ndarray, border: int = 0) -> np.ndarray:
@@ -237,12 +264,11 @@ class TorchRuntime:
     Args:
         model: a model path or name, or a loaded ``AdaINModel``.
         device: torch device.
-        threads: CPU threads for torch (0: torch's default; process-wide).
     """
 
     backend = "torch"
 
-    def __init__(self, model: Any, device: str = "cpu", threads: int = 0) -> None:
+    def __init__(self, model: Any, device: str = "cpu") -> None:
         import torch
 
         from ..models.adain import AdaINModel
@@ -253,14 +279,15 @@ class TorchRuntime:
             raise UsageError(f"unknown torch device '{device}'; use cpu, cuda, cuda:1, ...") from None
         if dev.type == "cuda" and not torch.cuda.is_available():
             raise UsageError(f"device {device}: CUDA is not available in this torch build or machine; use cpu")
-        if threads > 0:
-            torch.set_num_threads(threads)
         self.info: Optional[ModelInfo] = None
         if isinstance(model, AdaINModel):
             self.model = model
         else:
             self.model, self.info = AdaINModel.load(model, dev)
         self.model = self.model.to(dev).eval()
+        # Build the process-wide VGG19 now, outside inference_mode: tensors made inside it
+        # can never take part in autograd, and refine (and transfer) optimize through it.
+        _ = self.model.vgg
         self.device = dev
         self._torch = torch
 
@@ -341,15 +368,18 @@ Runtime = Union[TorchRuntime, OnnxRuntime]
 def load_runtime(model: Any = "", backend: str = "auto", device: str = "cpu", threads: int = 0) -> Runtime:
     """Load an AdaIN model by name or path (default ``adain``), or wrap a loaded ``AdaINModel``.
 
+    ``threads`` sets onnxruntime's intra-op threads (per session); torch's thread
+    count is process-wide, so the host program sets it (:func:`painterly.set_threads`).
+
     Raises:
         ModelError, UsageError: see :func:`resolve_adain_model`.
     """
     if not isinstance(model, (str, os.PathLike)):
-        return TorchRuntime(model, device, threads)
+        return TorchRuntime(model, device)
     path, kind = resolve_adain_model(model, backend)
     if kind == "onnx":
         return OnnxRuntime(path, device, threads)
-    return TorchRuntime(path, device, threads)
+    return TorchRuntime(path, device)
 
 
 def stylize_pixels(
@@ -360,6 +390,7 @@ def stylize_pixels(
     alpha: float = 1.0,
     mask: Optional[np.ndarray] = None,
     border: int = BORDER,
+    transform: str = "adain",
 ) -> np.ndarray:
     """One AdaIN pass on a photo at its working size.
 
@@ -370,6 +401,7 @@ def stylize_pixels(
         weights, alpha: see :func:`adain_target`.
         mask: optional (Hm, Wm) float in [0, 1], white = first style (any size).
         border: px mirrored around the photo for the network (:data:`BORDER`).
+        transform: ``adain``, ``efdm`` or ``wct`` (see :func:`adain_target`).
 
     Returns:
         float32 (h, w, 3) RGB in [0, 1].
@@ -380,20 +412,19 @@ def stylize_pixels(
     x = pad_to_stride(work.transpose(2, 0, 1)[None].astype(np.float32) * np.float32(1.0 / 255.0), border)
     features = runtime.encode(x)
     feat_mask = mask_at_features(mask, (h, w), border) if mask is not None else None
-    target = adain_target(features, styles, weights, alpha, feat_mask)
+    target = adain_target(features, styles, weights, alpha, feat_mask, transform)
     out = runtime.decode(target)[0, :, border : border + h, border : border + w]
     return np.clip(out, 0.0, 1.0).transpose(1, 2, 0).astype(np.float32)
 
 
-def style_stats(runtime: Runtime, style: np.ndarray) -> Stats:
-    """The relu4_1 ``(mean, std)`` of a uint8 (h, w, 3) style image."""
+def style_stats(runtime: Runtime, style: np.ndarray) -> StyleFeatures:
+    """The relu4_1 features of a uint8 (h, w, 3) style image (unpack as ``(mean, std)``)."""
     h, w = style.shape[:2]
     if min(h, w) < MIN_SIZE:
         raise ImageError(f"the style image is too small ({w}x{h}); both sides need at least {MIN_SIZE} px")
     x = style.transpose(2, 0, 1)[None].astype(np.float32) * np.float32(1.0 / 255.0)
     # No padding: statistics need no particular size (VGG's pools round up).
-    mean, std = channel_stats(runtime.encode(x))
-    return mean, std
+    return StyleFeatures(runtime.encode(x))
 
 
 __all__ = [

@@ -62,10 +62,11 @@ from typing import Any, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..config import StylizeConfig
-from ..errors import ConfigError, UsageError
+from ..errors import Cancelled, ConfigError, UsageError
 from ..imaging.guided import guided_upsample
 from ..imaging.pipeline import Painted, PathLike, paint_file, paint_image
 from ..models.checkpoints import ModelInfo
+from ..progress import OptionalCallback, OptionalCancel, Progress
 from .runtime import DEFAULT_MODEL, Runtime, Stats, load_runtime, resolve_adain_model, style_stats, stylize_pixels
 
 
@@ -156,7 +157,9 @@ class ArbitraryStylizer:
         weights = list(config.style_weights) if config.style_weights else None
         if self.mask is not None and len(stats) != 2:
             raise ConfigError(f"a mask needs exactly two style images, not {len(stats)}")
-        return stylize_pixels(self.runtime, work, stats, weights, config.alpha, self.mask)
+        return stylize_pixels(
+            self.runtime, work, stats, weights, config.alpha, self.mask, transform=config.transform
+        )
 
 
 def work_shape(height: int, width: int, work_size: int) -> Tuple[int, int]:
@@ -175,6 +178,8 @@ def stylize_array(
     config: StylizeConfig,
     *,
     upsample: Optional[str] = None,
+    on_progress: OptionalCallback = None,
+    cancel: OptionalCancel = None,
 ) -> np.ndarray:
     """Paint a photo already at its output size (steps 1-6 of the module docstring).
 
@@ -184,9 +189,16 @@ def stylize_array(
         config: ``strength``, ``style_weights``, ``alpha``, ``preserve_color``,
             ``work_size`` and ``upsample`` are used.
         upsample: overrides ``config.upsample`` (``guided`` or ``bicubic``).
+        on_progress, cancel: for ``config.refine`` (see
+            :func:`painterly.arbitrary.refine.refine`); the one pass itself is
+            not interruptible.
 
     Returns:
         A new uint8 (H, W, 3) array.
+
+    Raises:
+        Cancelled: ``cancel`` was set during refining; ``.result`` is the
+            best image so far, uint8 (H, W, 3), finished like a full result.
     """
     from ..imaging.array_color import finish_array
 
@@ -198,18 +210,37 @@ def stylize_array(
     h, w = work_shape(height, width, config.work_size)
     work = pixels if (h, w) == (height, width) else _resize(pixels, max(h, w))
     low = stylizer.run(work, config)
+    guide = work
+    refined = None
+    if config.refine > 0:
+        from .refine import refine
+
+        if on_progress is not None:
+            on_progress(Progress(kind="arbitrary", step=1, total=config.refine + 1, size=work.shape[:2]))
+        styles = stylizer.styles
+        if config.preserve_color == "histogram":
+            from ..imaging.array_color import match_histogram_array
+
+            styles = [match_histogram_array(s, work) for s in styles]
+        refined = refine(work, low, styles, config, mask=stylizer.mask, on_progress=on_progress, cancel=cancel)
+        low, guide = refined.image, refined.guide
     method = upsample or config.upsample
     if low.shape[:2] == (height, width):
         out = np.rint(np.clip(low, 0.0, 1.0) * 255.0).astype(np.uint8)
     elif method == "guided":
-        out = guided_upsample(low, work.astype(np.float32) / 255.0, pixels)
+        out = guided_upsample(low, guide.astype(np.float32) / (255.0 if guide.dtype == np.uint8 else 1.0), pixels)
     else:
         from PIL import Image
 
         small = Image.fromarray(np.rint(np.clip(low, 0.0, 1.0) * 255.0).astype(np.uint8))
         out = np.array(small.resize((width, height), Image.Resampling.BICUBIC), dtype=np.uint8)
     # Histogram colour preservation recoloured the styles before encoding (above).
-    return finish_array(out, pixels, "luminance" if config.preserve_color == "luminance" else "", config.strength)
+    out = finish_array(out, pixels, "luminance" if config.preserve_color == "luminance" else "", config.strength)
+    if refined is not None and refined.interrupted:
+        from PIL import Image
+
+        raise Cancelled(f"refining stopped after {refined.iterations} iterations", image=Image.fromarray(out), result=out)
+    return out
 
 
 @dataclass(frozen=True)

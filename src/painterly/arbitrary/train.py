@@ -206,8 +206,6 @@ def train_adain(config: AdaINTrainConfig, callback: OptionalTrainCallback = None
     paths = train_paths(cfg.output)
     for path in paths.all():
         check_writable(path)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device)
 
     # Everything that can fail on bad input fails here, before any work.

@@ -30,7 +30,7 @@ import os
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..errors import MissingDependencyError, PainterlyError, UsageError, require
+from ..errors import PainterlyError, UsageError, require
 from ..progress import OptionalCancel, is_cancelled
 from .plan import BatchTask
 from .tracker import Tracker
@@ -43,12 +43,7 @@ POLL = 0.5
 def _ray() -> Any:
     # Ray refuses multi-node clusters on macOS/Windows unless told; 0 keeps its default and quiets it.
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    try:
-        return require("ray", "cluster")
-    except MissingDependencyError:
-        raise
-    except ImportError as exc:  # pragma: no cover - a broken install
-        raise MissingDependencyError(f"cannot import ray: {exc}") from None
+    return require("ray", "cluster")
 
 
 class BatchControl:
@@ -223,6 +218,17 @@ class RayRunner:
         elif threads <= 0:
             threads = max(1, min(per_node, int(cpus // self.workers))) if self.workers and cpus else 1
         res.setdefault("num_cpus", threads)
+        wanted = {"CPU": float(res["num_cpus"]), "GPU": gpus, **res.get("resources", {})}
+        for name, amount in wanted.items():
+            have = float(per_node) if name == "CPU" else float(total.get(name, 0) or 0)  # a worker lives on one node
+            if amount > have:
+                # Ray would keep the worker pending forever; say so now.
+                raise UsageError(
+                    f"each worker asks for {amount:g} {name} but the Ray cluster has {have:g}"
+                    + (" per node" if name == "CPU" else "")
+                    + (" (set --threads or --resources '{\"num_cpus\": N}')" if name == "CPU" else
+                       " (check --resources)")
+                )
         if self.workers:
             workers = self.workers
         elif gpus > 0:

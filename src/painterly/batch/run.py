@@ -269,6 +269,10 @@ def batch(
         raise UsageError(f"retries must be a whole number >= 0, not {retries!r}")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
         raise UsageError(f"workers must be a whole number >= 0, not {workers!r}")
+    if ray is not None:
+        from .ray_runner import _ray
+
+        _ray()  # no Ray: say so before anything is planned or written
     method, cfg = resolve_method(method, config, model, style_images, styles)
     ray_options = parse_resources(resources)
     if ray_options and ray is None:
@@ -310,7 +314,6 @@ def batch(
                 stopped = runner.run(tracker, cancel)
             finally:
                 runner_text = runner.description
-                tracker.emit(force=True)
     items: List[Dict[str, Any]] = []
     done_before = {t.index for t in tasks} - {t.index for t in todo}
     for task in tasks:

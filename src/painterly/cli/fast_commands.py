@@ -74,9 +74,11 @@ def _train_with_bar(train_fn: Any, cfg: Any, quiet: bool, describe: Any) -> int:
     ``describe(result)`` names what was trained, for the final line.
     """
     from ..errors import Cancelled
+    from ..jobs.api import set_threads
     from .progressbar import TrainProgressBar
     from .stop import cancel_on_signals
 
+    set_threads(cfg.threads)
     bar = None if quiet else TrainProgressBar(sys.stderr)
     try:
         with cancel_on_signals(announce=not quiet) as cancel:
@@ -107,6 +109,7 @@ def _train_with_bar(train_fn: Any, cfg: Any, quiet: bool, describe: Any) -> int:
 
 def cmd_stylize(args: argparse.Namespace) -> int:
     from ..fast.stylize import parse_style_weights, style_weight_vector
+    from ..jobs.api import set_threads
     from ..jobs.painters import make_painter
 
     base = load_config_file(StylizeConfig, args.config) if args.config else None
@@ -128,6 +131,8 @@ def cmd_stylize(args: argparse.Namespace) -> int:
                    save_config=bool(getattr(args, "save_config", False)))
     plan_job(spec)  # bad inputs or output names fail before the model loads
     painter = make_painter(method, cfg)  # reads the model and style images: bad ones fail here
+    if painter.stylizer.backend == "torch":  # (onnxruntime sessions take cfg.threads themselves)
+        set_threads(cfg.threads)
     if method == "stylize" and args.style_weights is not None:
         styles = painter.stylizer.info.styles
         painter.config = cfg = cfg.replace(style_weights=parse_style_weights(args.style_weights, styles))

@@ -133,10 +133,12 @@ def _run(
     shown: Optional[str] = None,
 ) -> int:
     """Shared body of ``transfer`` and ``demo``: one optimization job, its bar and its report."""
+    from ..jobs.api import set_threads
     from ..jobs.run import JobSpec, run_job
     from .stop import cancel_on_signals
 
     _check_device(cfg.device)
+    set_threads(cfg.threads)
     callbacks: List[Callable[[Any], None]] = []
     bar = None if quiet else ProgressBar(sys.stderr)
     if bar is not None:

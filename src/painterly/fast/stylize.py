@@ -115,7 +115,7 @@ def load_stylizer(
     else:
         from .torch_runtime import TorchStylizer
 
-        stylizer = TorchStylizer(path, device=device, threads=threads)
+        stylizer = TorchStylizer(path, device=device)
     if stylizer.info.kind != "feedforward":
         raise ModelError(f"{path} is a '{stylizer.info.kind}' model; 'painterly stylize' runs feed-forward models")
     return stylizer

@@ -37,9 +37,8 @@ class TorchStylizer:
 
     Args:
         model: a ``.safetensors`` model file or a model name.
-        device: torch device.
-        threads: CPU threads for torch (0 leaves torch's default). Note that
-            torch's thread count is process-wide.
+        device: torch device (torch's thread count is process-wide: the host
+            program sets it, see :func:`painterly.set_threads`).
 
     Attributes:
         info: the model's :class:`~painterly.models.checkpoints.ModelInfo`.
@@ -54,10 +53,8 @@ class TorchStylizer:
     align = SIZE_MULTIPLE
     supports_norm_stats = True
 
-    def __init__(self, model: Union[str, "os.PathLike[str]"], device: str = "cpu", threads: int = 0) -> None:
+    def __init__(self, model: Union[str, "os.PathLike[str]"], device: str = "cpu") -> None:
         self.device = _device(device)
-        if threads > 0:
-            torch.set_num_threads(threads)
         self.net, self.info = load_model(model, self.device)
         self.net.requires_grad_(False)
         self._stats = NormStats(self.net)

@@ -266,8 +266,6 @@ def train(config: TrainConfig, callback: OptionalTrainCallback = None, *, cancel
     paths = train_paths(cfg.output)
     for path in (paths.model, paths.checkpoint, paths.preview, paths.loss_curve):
         check_writable(path)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     names = style_names_for(cfg)
     device = resolve_device(cfg.device)
 

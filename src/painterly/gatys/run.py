@@ -74,7 +74,9 @@ def _region_masks(mask: ImageInput, n_styles: int, content_hw: tuple, max_pixels
     return weights / weights.sum(dim=0, keepdim=True).clamp_min(1e-8)
 
 
-def _init_image(cfg: TransferConfig, content: torch.Tensor, hw: tuple) -> torch.Tensor:
+def _init_image(cfg: TransferConfig, content: torch.Tensor, hw: tuple, given: Optional[torch.Tensor] = None) -> torch.Tensor:
+    if given is not None:
+        return resize_tensor(given, hw)
     if cfg.init == "content":
         return resize_tensor(content, hw)
     if cfg.init == "noise":
@@ -91,6 +93,7 @@ def run_transfer(
     mask: Optional[ImageInput] = None,
     callback: OptionalCallback = None,
     cancel: OptionalCancel = None,
+    init_image: Optional[ImageInput] = None,
 ) -> TransferResult:
     """Paint ``content`` in the style of ``styles`` by optimizing its pixels.
 
@@ -105,14 +108,15 @@ def run_transfer(
             thread: when set, the run stops and returns the best image so far
             with ``interrupted=True`` (:func:`painterly.transfer` raises
             :class:`~painterly.errors.Cancelled` instead).
+        init_image: the start image (path, PIL image or tensor, any size: resized
+            to the first scale) instead of ``config.init``, e.g. a one-pass
+            result to refine.
 
     Returns:
         A :class:`TransferResult`; the image's long side is ``config.size`` px.
     """
     cfg = config or TransferConfig()
     start = time.perf_counter()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     style_list = list(styles) if isinstance(styles, (list, tuple)) else [styles]
     if not style_list:
         raise ConfigError("give at least one style image")
@@ -131,7 +135,8 @@ def run_transfer(
         if mask is not None
         else None
     )
-    if cfg.init not in ("content", "noise"):
+    given_init = load_image(init_image, max_pixels=cfg.max_pixels) if init_image is not None else None
+    if given_init is None and cfg.init not in ("content", "noise"):
         open_image(cfg.init, max_pixels=cfg.max_pixels)  # fail now, not after the first scale
 
     content_work = content_full
@@ -161,7 +166,7 @@ def run_transfer(
         masks_s = F.interpolate(masks, size=hw, mode="area").to(device) if masks is not None else None
         objective = Objective(vgg, cfg, content_s, styles_s, blend, masks_s)
         if image is None:
-            init = _init_image(cfg, content_work, hw).to(device)
+            init = _init_image(cfg, content_work, hw, given_init).to(device)
         else:
             init = F.interpolate(image, size=hw, mode="bicubic", align_corners=False).clamp(0, 1)
 

@@ -157,10 +157,16 @@ class ArbitraryPainter(Painter):
         if is_cancelled(cancel):
             raise Cancelled("cancelled before painting")
         start = time.perf_counter()
-        out = stylize_array(pixels, self.stylizer, self.config)
+        try:
+            out = stylize_array(pixels, self.stylizer, self.config, on_progress=on_progress, cancel=cancel)
+        except Cancelled as exc:  # refine stopped: its best image so far is a finished painting
+            result = Painting(exc.result) if isinstance(exc.result, np.ndarray) else None
+            raise Cancelled(str(exc), image=exc.image, result=result) from None
         h, w = pixels.shape[:2]
         if on_progress is not None:
-            on_progress(Progress(kind="arbitrary", step=1, total=1, size=(h, w), elapsed=time.perf_counter() - start))
+            total = self.config.refine + 1
+            on_progress(Progress(kind="arbitrary", step=total, total=total, size=(h, w),
+                                 elapsed=time.perf_counter() - start))
         wh, ww = work_shape(h, w, self.config.work_size)
         return Painting(out, detail=f"painted at {ww}x{wh}" if (wh, ww) != (h, w) else "")
 

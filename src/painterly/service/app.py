@@ -586,7 +586,8 @@ def create_app(settings: Settings) -> Any:
             shutil.rmtree(path.parent, ignore_errors=True)
         return Response(data, media_type=media)
 
-    wrapped = Guard(app, token=settings.token, max_body=settings.max_upload_bytes + 256 * 1024)
+    wrapped = Guard(app, token=settings.token, max_body=settings.max_upload_bytes + 256 * 1024,
+                    shown_limit=settings.max_upload_bytes)
     if settings.cors:
         from starlette.middleware.cors import CORSMiddleware
 

@@ -56,12 +56,15 @@ class Guard:
         token: when set, every ``/api/`` request but :data:`PUBLIC_API` needs
             ``Authorization: Bearer <token>`` (or the page's cookie).
         max_body: largest request body in bytes (413 beyond it).
+        shown_limit: the limit named in the error (the upload limit; the body
+            may be a little larger for the form fields around the file).
     """
 
-    def __init__(self, app: Any, token: str = "", max_body: int = 50 << 20) -> None:
+    def __init__(self, app: Any, token: str = "", max_body: int = 50 << 20, shown_limit: int = 0) -> None:
         self.app = app
         self.token = token
         self.max_body = max_body
+        self.shown_limit = shown_limit or max_body
 
     def authorized(self, scope: Scope) -> bool:
         given = ""
@@ -103,7 +106,7 @@ class Guard:
         if scope.get("method") in ("POST", "PUT", "PATCH"):
             length = _header(scope, b"content-length")
             if length is not None and length.strip().isdigit() and int(length) > self.max_body:
-                await _answer(send_with_headers, _too_large(self.max_body))
+                await _answer(send_with_headers, _too_large(self.shown_limit))
                 return
             receive = self._counting(receive)
         await self.app(scope, receive, send_with_headers)
@@ -118,7 +121,7 @@ class Guard:
                 if seen[0] > self.max_body:
                     # Raised inside the endpoint that reads the body, where the
                     # app's ApiError handler turns it into a 413.
-                    raise _too_large(self.max_body)
+                    raise _too_large(self.shown_limit)
             return message
 
         return counted

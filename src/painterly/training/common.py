@@ -17,17 +17,14 @@ It holds only tensors, numbers, strings, lists and dicts, so it loads with
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import io
 import os
 import platform
 import random
-import signal
-import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -154,32 +151,6 @@ def amp_dtype_for(device: torch.device, amp: bool) -> Optional[torch.dtype]:
     if device.type != "cuda" or not amp:
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
-@contextlib.contextmanager
-def defer_interrupt() -> Iterator[None]:
-    """Hold back Ctrl-C during the optimizer step, so no checkpoint has half-updated weights.
-
-    Only the main thread can handle signals; elsewhere this does nothing.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: List[int] = []
-    try:
-        previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
-    except (ValueError, OSError):  # pragma: no cover - no signals here
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if received:
-            if callable(previous):
-                previous(signal.SIGINT, None)
-            elif previous != signal.SIG_IGN:
-                raise KeyboardInterrupt
 
 
 def rng_state(device: torch.device) -> Dict[str, Any]:
@@ -342,7 +313,6 @@ __all__ = [
     "amp_dtype_for",
     "check_resume_config",
     "check_writable",
-    "defer_interrupt",
     "final_losses",
     "hardware",
     "public_config",

@@ -19,7 +19,6 @@ import torch
 
 from ..errors import ConfigError
 from ..progress import OptionalCallback, OptionalCancel, Progress, is_cancelled
-from .common import defer_interrupt
 
 #: ``forward(iteration) -> (total loss, named parts, batch state)``: one batch's
 #: losses with autograd; the batch state is what the samplers must resume after.
@@ -83,6 +82,7 @@ def run_loop(
     loop_start = time.perf_counter()
     interrupted = False
     scaled = scaler is not None and scaler.is_enabled()
+    stepping = False
     try:
         while iteration < iterations:
             optimizer.zero_grad(set_to_none=True)
@@ -93,18 +93,20 @@ def run_loop(
                 total.backward()
             values = {"total": float(total.detach())}
             values.update((k, float(v.detach())) for k, v in parts.items())
-            # The step and its bookkeeping happen together or not at all, so a
-            # checkpoint written on Ctrl-C is always consistent.
-            with defer_interrupt():
-                if scaled:
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    optimizer.step()
-                iteration += 1
-                commit(iteration, batch_state)
-                for key, value in values.items():
-                    history.setdefault(key, []).append(value)
+            # A KeyboardInterrupt (the CLI's second Ctrl-C: an abort) landing inside the step
+            # leaves half-updated weights, so no checkpoint is written from there: the last
+            # one stays. The first Ctrl-C only sets ``cancel``, checked between iterations.
+            stepping = True
+            if scaled:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
+            iteration += 1
+            commit(iteration, batch_state)
+            for key, value in values.items():
+                history.setdefault(key, []).append(value)
+            stepping = False
             if not math.isfinite(values["total"]):
                 raise ConfigError(
                     f"the loss became {values['total']} at iteration {iteration}; lower lr or the loss weights"
@@ -137,7 +139,8 @@ def run_loop(
                 break
     except KeyboardInterrupt:
         interrupted = True
-        save_all(True)
+        if not stepping:
+            save_all(True)
     if start_iteration >= iterations and not interrupted:
         save_all(True)  # nothing left to do: rewrite the outputs so they exist
     return LoopOutcome(iteration, interrupted, time.perf_counter() - loop_start, start_iteration)

@@ -53,6 +53,8 @@ class BlendSettings:
     detail_gain: float = 1.6
     detail_target: float = 1.0
     flow_preset: str = "fast"
+    flow_size: int = 0
+    check_preset: str = "fast"
     photo_sigma: float = 0.06
     scene_cut: float = 0.12
 
@@ -66,7 +68,12 @@ class TemporalBlender:
 
     def __init__(self, settings: BlendSettings = BlendSettings()) -> None:
         self.settings = settings
-        self.flow = FlowEstimator(settings.flow_preset)
+        self.flow = FlowEstimator(settings.flow_preset, settings.flow_size)
+        self.check_flow = (
+            None if settings.check_preset == "none" else
+            self.flow if settings.check_preset == settings.flow_preset else
+            FlowEstimator(settings.check_preset, settings.flow_size)
+        )
         self.prev_input: Optional[np.ndarray] = None
         self.prev_output: Optional[np.ndarray] = None
         self.resets = 0
@@ -92,10 +99,12 @@ class TemporalBlender:
 
         s = self.settings
         g0, g1 = gray(self.prev_input), gray(source)
-        back, fwd = self.flow.pair(g1, g0)  # back: t -> t-1, fwd: t-1 -> t
-        back_fwd = warp(fwd, back)
-        fb = ((back + back_fwd) ** 2).sum(-1) <= 0.01 * ((back ** 2).sum(-1) + (back_fwd ** 2).sum(-1)) + 0.5
-        trusted = fb & inside(back) & ~motion_boundary(back)
+        back = self.flow(g1, g0)  # t -> t-1
+        trusted = inside(back) & ~motion_boundary(back)
+        if self.check_flow is not None:
+            fwd = self.check_flow(g0, g1)  # t-1 -> t
+            back_fwd = warp(fwd, back)
+            trusted &= ((back + back_fwd) ** 2).sum(-1) <= 0.01 * ((back ** 2).sum(-1) + (back_fwd ** 2).sum(-1)) + 0.5
         cur = source.astype(np.float32) / 255.0
         prev_in = warp(self.prev_input, back).astype(np.float32) / 255.0
         photo = np.abs(cur - prev_in).mean(-1)
