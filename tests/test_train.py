@@ -18,7 +18,7 @@ from PIL import Image
 
 from painterly.config import TrainConfig
 from painterly.errors import ConfigError, ImageError, ImageNotFoundError, OutputError
-from painterly.fast.data import CropSampler, scan_images
+from painterly.training.data import CropSampler, scan_images
 from painterly.fast.train import TrainResult, read_checkpoint, train
 from painterly.models.checkpoints import load_model, read_model_info
 from painterly.progress import TrainProgress

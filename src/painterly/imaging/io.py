@@ -40,6 +40,9 @@ from painterly.errors import (
 if TYPE_CHECKING:  # torch is imported lazily, see the module docstring
     import torch
 
+#: File name extensions taken as images when a folder is searched (inputs, training data).
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif")
+
 #: Default limit on decoded pixels: 40 MP is about a 7700 x 5200 photo, far
 #: more than style transfer can use, yet 160 MB of RGB floats per copy.
 DEFAULT_MAX_PIXELS = 40_000_000

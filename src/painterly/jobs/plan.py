@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
 from ..errors import OutputError, UsageError
+from ..imaging.io import IMAGE_EXTENSIONS as IMAGE_SUFFIXES  # the one list, under the name planners use
 
-#: File name extensions taken as images when a folder is given as input.
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif")
 #: Output formats kept from the input's extension (others become PNG).
 KEEP_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
 

@@ -27,10 +27,8 @@ import torch
 from PIL import Image
 
 from ..errors import ImageError, ImageNotFoundError, PainterlyError
-from ..imaging.io import image_to_tensor, open_image
+from ..imaging.io import IMAGE_EXTENSIONS, image_to_tensor, open_image
 
-#: File extensions read as images (case-insensitive).
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 #: The short side is scaled to image_size times a uniform factor in this range.
 SCALE_RANGE = (1.0, 1.5)
 
