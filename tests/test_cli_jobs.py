@@ -56,3 +56,20 @@ def test_sigterm_stops_training_with_a_checkpoint(tmp_path, content_path, style_
     assert proc.returncode == 130, err
     assert "rerun with --resume" in err and "Traceback" not in err
     assert model.with_suffix(".ckpt").is_file() or list(tmp_path.glob("m*.ckpt")), list(tmp_path.iterdir())
+
+
+def test_dash_reads_stdin_and_writes_stdout(tmp_path, content_path, style_path):
+    for args in (["stylize", "-", "-o", "-", "--model", "wave", "--format", "jpg"],
+                 ["transfer", "-", str(style_path), "-o", "-", "--size", "48", "--iterations", "3",
+                  "--no-multiscale", "--format", "jpg", "-q"]):
+        proc = subprocess.run([sys.executable, "-m", "painterly", *args], input=content_path.read_bytes(),
+                              capture_output=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout[:3] == b"\xff\xd8\xff"  # a JPEG on stdout, nothing else
+        img = Image.open(__import__("io").BytesIO(proc.stdout))
+        assert img.format == "JPEG" and max(img.size) in (48, 64)
+
+
+def test_dash_among_several_inputs_is_a_usage_error(capsys, content_path, tmp_path):
+    assert main(["stylize", "-", str(content_path), "-o", str(tmp_path / "o"), "--model", "wave"]) == 2
+    assert "standard input" in capsys.readouterr().err

@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from ..config import AdaINTrainConfig, StylizeConfig, TrainConfig
 from ..errors import OutputError, UsageError
 from ..jobs.run import JobSpec, plan_job, run_job
+from .streams import STREAM_FORMATS, paint_stream, uses_streams
 from .options import add_config_options, build_config, config_from_args, given_options, load_config_file
 
 EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130
@@ -129,7 +130,9 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         method = "stylize"
     spec = JobSpec(method, tuple(args.inputs), args.output, cfg, quality=args.quality,
                    save_config=bool(getattr(args, "save_config", False)))
-    plan_job(spec)  # bad inputs or output names fail before the model loads
+    streams = uses_streams(args.inputs, args.output)
+    if not streams:
+        plan_job(spec)  # bad inputs or output names fail before the model loads
     painter = make_painter(method, cfg)  # reads the model and style images: bad ones fail here
     if painter.stylizer.backend == "torch":  # (onnxruntime sessions take cfg.threads themselves)
         set_threads(cfg.threads)
@@ -137,6 +140,9 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         styles = painter.stylizer.info.styles
         painter.config = cfg = cfg.replace(style_weights=parse_style_weights(args.style_weights, styles))
         style_weight_vector(cfg.style_weights, styles)  # wrong count: fail before any work
+    if streams:
+        paint_stream(painter, args.inputs[0], args.output, args.format, args.quality)
+        return EXIT_OK
     return _report_job(args, dataclasses.replace(spec, config=cfg), painter)
 
 
@@ -326,9 +332,11 @@ def register(subparsers: Any, parser_class: Optional[Callable[..., argparse.Argu
         "train-adain'). Several inputs or a folder go to the output folder -o (created if "
         "missing); unreadable inputs are skipped with a warning and make the exit code 1.",
     )
-    s.add_argument("inputs", metavar="INPUT", nargs="+", help="image files and/or folders of images")
+    s.add_argument("inputs", metavar="INPUT", nargs="+", help="image files and/or folders of images ('-': standard input)")
     s.add_argument("-o", "--output", required=True, metavar="OUT",
-                   help="output image for one input file, else an output folder")
+                   help="output image for one input file, else an output folder ('-': standard output)")
+    s.add_argument("--format", choices=STREAM_FORMATS, default=None,
+                   help="format of an image written to standard output (-o -; default: png)")
     s.add_argument("-m", "--model", dest="cfg_model", metavar="NAME|PATH",
                    help="model name (see 'painterly models') or a .safetensors/.onnx file "
                    "(with --style-image: an AdaIN model, default 'adain')")

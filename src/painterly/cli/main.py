@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, List, NoReturn, Optional, Sequence
 
 from ..config import TransferConfig
-from ..errors import PainterlyError, UsageError
+from ..errors import Cancelled, PainterlyError, UsageError
 from ..layers import BLOCK_CONVS, LAYER_NAMES
 from .batch_cmd import register as register_batch
 from .fast_commands import register as register_fast_commands
@@ -27,6 +27,7 @@ from .serve_cmd import register as register_serve
 from .video_cmd import register as register_video
 from .options import add_config_options, config_from_args, load_config_file
 from .progressbar import ProgressBar
+from .streams import STREAM_FORMATS, paint_stream, uses_streams
 
 PROG = "painterly"
 
@@ -131,6 +132,7 @@ def _run(
     save_config: bool = False,
     quiet: bool = False,
     shown: Optional[str] = None,
+    fmt: Optional[str] = None,
 ) -> int:
     """Shared body of ``transfer`` and ``demo``: one optimization job, its bar and its report."""
     from ..jobs.api import set_threads
@@ -153,6 +155,17 @@ def _run(
 
     spec = JobSpec("transfer", (str(content),), str(output), cfg, styles=tuple(styles), mask=mask or None,
                    save_config=save_config)
+    if uses_streams([str(content)], str(output)):
+        from ..jobs.painters import make_painter
+
+        painter = make_painter("transfer", cfg, styles=tuple(styles), mask=mask or None)
+        try:
+            with cancel_on_signals(announce=not quiet) as cancel:
+                paint_stream(painter, str(content), str(output), fmt, 95, callback, cancel)
+        finally:
+            if bar is not None:
+                bar.close()
+        return EXIT_OK
     try:
         with cancel_on_signals(announce=not quiet) as cancel:
             result = run_job(spec, on_progress=callback, cancel=cancel)
@@ -185,6 +198,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
         save_every=args.save_every,
         save_config=args.save_config,
         quiet=args.quiet,
+        fmt=args.format,
     )
 
 
@@ -248,10 +262,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Optimization-based style transfer (Gatys et al.): paint CONTENT in the "
         "style of STYLE (several styles are blended, or assigned to regions with --mask).",
     )
-    p.add_argument("content", metavar="CONTENT", help="content image (the photo)")
+    p.add_argument("content", metavar="CONTENT", help="content image (the photo; '-': standard input)")
     p.add_argument("style", metavar="STYLE", nargs="+", help="style image(s) (the paintings)")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
-                   help="output image; the extension picks the format (.png, .jpg, .webp, .tif, .bmp)")
+                   help="output image; the extension picks the format (.png, .jpg, .webp, .tif, .bmp); "
+                   "'-': standard output")
+    p.add_argument("--format", choices=STREAM_FORMATS, default=None,
+                   help="format of an image written to standard output (-o -; default: png)")
     p.add_argument("--mask", metavar="MASK",
                    help="grayscale image assigning regions to styles (white = first style, black = last)")
     p.add_argument("--save-every", type=_positive_int, default=0, metavar="N",
@@ -340,6 +357,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except SystemExit as exc:  # --help / --version
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else EXIT_ERROR)
+    except Cancelled as exc:  # a stream run stopped by Ctrl-C/SIGTERM (its best image was written)
+        _err(f"interrupted: {_one_line(str(exc))}")
+        return EXIT_INTERRUPTED
     except PainterlyError as exc:
         if show_tb:
             traceback.print_exc()

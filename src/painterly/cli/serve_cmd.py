@@ -10,7 +10,6 @@ import argparse
 import ipaddress
 import os
 import socket
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +92,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"--host {args.host} is reachable from other machines: give --token (or $PAINTERLY_TOKEN), "
             "or --insecure to serve without one"
         )
-    require("fastapi", "serve")
+    sock = _bind(args.host, args.port)  # first: a taken port fails before seconds of imports
+    try:
+        require("fastapi", "serve")
+    except PainterlyError:
+        sock.close()
+        raise
     uvicorn: Any = require("uvicorn", "serve")
     data = Path(args.data).expanduser() if args.data else default_data_dir()
     try:
@@ -105,10 +109,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = Settings(
         data_dir=data, workers=args.workers, max_upload_bytes=int(args.max_upload_mb * (1 << 20)),
-        max_queued=args.max_queue, token=token, cors=tuple(args.cors or ()),
+        max_queued=args.max_queue, token=token, cors=tuple(args.cors or ()), threads=args.threads,
     )
-    set_threads(_threads_per_job(args.workers))
-    sock = _bind(args.host, args.port)
+    set_threads(args.threads or _threads_per_job(args.workers))
     port = sock.getsockname()[1]
     shown = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{shown}:{port}/"
@@ -144,6 +147,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--workers", type=_positive_int, default=1, metavar="N", help="jobs painted at once (default: 1)")
     p.add_argument("--max-upload-mb", type=_megabytes, default=50.0, metavar="MB",
                    help="largest upload in megabytes (default: 50)")
+    p.add_argument("--threads", type=int, default=0, metavar="N",
+                   help="CPU threads per job (default: 0, the cores divided by --workers)")
     p.add_argument("--max-queue", type=_positive_int, default=100, metavar="N",
                    help="queued jobs beyond which new ones are refused with 429 (default: 100)")
     p.add_argument("--token", metavar="T",

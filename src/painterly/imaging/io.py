@@ -653,6 +653,12 @@ def save_image(
         raise UsageError(
             f"cannot save {type(image).__name__}; pass a tensor or a PIL image"
         )
+    options = _save_options(fmt, quality)
+    return _write_atomic_with(path, lambda handle: img.save(handle, format=fmt, **options))
+
+
+def _save_options(fmt: str, quality: int) -> dict:
+    """Pillow's save options for a format: quality, chroma subsampling, compression."""
     options: dict = {}
     if fmt in ("JPEG", "WEBP"):
         options["quality"] = quality
@@ -663,4 +669,20 @@ def save_image(
         options["compress_level"] = PNG_COMPRESS_LEVEL
     if fmt == "TIFF":
         options["compression"] = "tiff_deflate"
-    return _write_atomic_with(path, lambda handle: img.save(handle, format=fmt, **options))
+    return options
+
+
+def encode_image(image: Image.Image, suffix: str = ".png", quality: int = 95) -> bytes:
+    """An RGB PIL image as the bytes of a file of format ``suffix`` (``.png``, ``.jpg``, ``.webp``, ...).
+
+    For streams (stdout, HTTP responses); files go through :func:`save_image`.
+
+    Raises:
+        OutputError: unknown format.
+    """
+    fmt = _output_format(Path("image" + (suffix if suffix.startswith(".") else "." + suffix)))
+    if fmt in ("JPEG", "BMP") and image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **_save_options(fmt, quality))
+    return buffer.getvalue()

@@ -135,7 +135,6 @@ class Service:
         if requeued:
             log.info("re-queued %d job(s) that were running when the server stopped", len(requeued))
         self.pool.start()
-        threading.Thread(target=self._paint_samples, name="painterly-samples", daemon=True).start()
 
     def stop(self) -> None:
         self.pool.stop()
@@ -146,14 +145,6 @@ class Service:
         for folder in self.store.jobs_dir.iterdir():
             if folder.is_dir() and folder.name not in known and valid_id(folder.name):
                 shutil.rmtree(folder, ignore_errors=True)
-
-    def _paint_samples(self) -> None:
-        # Gallery samples painted ahead so the page's first visit finds them ready.
-        for info in self.feedforward_models():
-            try:
-                model_sample(info.name, info.path, self.samples_dir)
-            except Exception as exc:  # noqa: BLE001 - a broken model only loses its sample
-                log.warning("cannot paint the sample of model %s: %s", info.name, exc)
 
     # -- models --------------------------------------------------------------
 

@@ -54,7 +54,8 @@ class BlendSettings:
     detail_target: float = 1.0
     flow_preset: str = "fast"
     flow_size: int = 0
-    check_preset: str = "fast"
+    check_preset: str = "medium"
+    check_slack: float = 1.0
     photo_sigma: float = 0.06
     scene_cut: float = 0.12
 
@@ -101,10 +102,16 @@ class TemporalBlender:
         g0, g1 = gray(self.prev_input), gray(source)
         back = self.flow(g1, g0)  # t -> t-1
         trusted = inside(back) & ~motion_boundary(back)
+        soft = None
         if self.check_flow is not None:
             fwd = self.check_flow(g0, g1)  # t-1 -> t
             back_fwd = warp(fwd, back)
-            trusted &= ((back + back_fwd) ** 2).sum(-1) <= 0.01 * ((back ** 2).sum(-1) + (back_fwd ** 2).sum(-1)) + 0.5
+            err = ((back + back_fwd) ** 2).sum(-1)
+            bound = 0.01 * ((back ** 2).sum(-1) + (back_fwd ** 2).sum(-1)) + 0.5
+            # Ruder et al.'s hard test marks the occluded pixels; beyond it trust fades
+            # instead of dropping, as both flows are estimates.
+            trusted &= err <= s.check_slack * bound * 4
+            soft = np.exp(-np.maximum(err - bound, 0) / (s.check_slack * bound))
         cur = source.astype(np.float32) / 255.0
         prev_in = warp(self.prev_input, back).astype(np.float32) / 255.0
         photo = np.abs(cur - prev_in).mean(-1)
@@ -113,6 +120,8 @@ class TemporalBlender:
             self.resets += 1
             return None
         conf = trusted.astype(np.float32) * np.exp(-((photo / s.photo_sigma) ** 2))
+        if soft is not None:
+            conf *= soft.astype(np.float32)
         # Erode then soften: trust falls off before an occlusion edge, without a seam.
         conf = cv2.erode(conf, np.ones((3, 3), np.uint8))
         conf = cv2.GaussianBlur(conf, (0, 0), 1.5)
