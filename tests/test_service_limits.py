@@ -19,7 +19,7 @@ TOKEN = "s3cret-token"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data = tmp_path_factory.mktemp("serve-limits") / "data"
-    srv = Server(data, "--workers", "1", "--max-queue", "2", token=TOKEN).start()
+    srv = Server(data, "--workers", "1", "--threads", "1", "--max-queue", "2", token=TOKEN).start()
     yield srv
     srv.kill()
 

@@ -16,7 +16,7 @@ from service_support import SHORT_TRANSFER, Server, decode, png_bytes, read_even
 def test_sigkill_then_restart_finishes_every_job_and_keeps_history(tmp_path: Path) -> None:
     data = tmp_path / "data"
     photo, painting = png_bytes("chelsea.jpg", 64), png_bytes("wave.jpg", 48)
-    server = Server(data, "--workers", "1").start()
+    server = Server(data, "--workers", "1", "--threads", "1").start()
     try:
         with server.client() as client:
             earlier = submit(client, "stylize", photo, model="wave", config={"size": 32}).json()["id"]
@@ -24,9 +24,9 @@ def test_sigkill_then_restart_finishes_every_job_and_keeps_history(tmp_path: Pat
             gone = submit(client, "stylize", photo, model="udnie", config={"size": 32}).json()["id"]
             wait_for(client, gone)
             assert client.delete(f"/api/jobs/{gone}").json()["deleted"]
-            # About 4 s of optimization: running when the server dies.
+            # A few seconds of optimization: running when the server dies.
             slow = submit(client, "transfer", photo, styles=[painting],
-                          config=dict(SHORT_TRANSFER, size=48, iterations=60, tolerance=0)).json()["id"]
+                          config=dict(SHORT_TRANSFER, iterations=30, tolerance=0)).json()["id"]
             queued = [submit(client, "stylize", photo, model=m, config={"size": 32}).json()["id"]
                       for m in ("shipwreck", "starry_night")]
             wait_for(client, slow, ("running",), progress=0.0)
@@ -38,7 +38,7 @@ def test_sigkill_then_restart_finishes_every_job_and_keeps_history(tmp_path: Pat
         states = dict(db.execute("SELECT id, status FROM jobs"))
     assert states[slow] == "running" and all(states[q] == "queued" for q in queued)
 
-    again = Server(data, "--workers", "1").start()
+    again = Server(data, "--workers", "1", "--threads", "1").start()
     try:
         with again.client() as client:
             for job_id in [slow, *queued]:

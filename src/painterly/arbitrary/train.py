@@ -154,7 +154,7 @@ def render_preview(decoder: Decoder, photo: torch.Tensor, style: torch.Tensor) -
     """Photo | style | the photo painted | the decoder's reconstruction of the photo (alpha 0)."""
     from PIL import ImageDraw
 
-    from ..training.losscurve import _font
+    from ..imaging.sheet import label_font
 
     model = AdaINModel(decoder)
     with torch.no_grad():
@@ -169,7 +169,7 @@ def render_preview(decoder: Decoder, photo: torch.Tensor, style: torch.Tensor) -
     width = sum(p.width for p in panels) + gap * (len(panels) - 1)
     sheet = Image.new("RGB", (width, h + label_h), (255, 255, 255))
     draw = ImageDraw.Draw(sheet)
-    font = _font(13)
+    font = label_font(13)
     x = 0
     for panel, label in zip(panels, labels):
         sheet.paste(panel, (x, 0))

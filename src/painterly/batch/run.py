@@ -42,6 +42,8 @@ class BatchResult:
         painter: what painted ("wave (onnx)").
         workers: worker processes / actors started (replacements included).
         retried: tasks put back after their worker died.
+        startup: seconds from the start of the run until a worker took the first
+            image (connecting, starting workers, loading the model).
         cancelled: the cancel event stopped the run.
         notes: warnings worth showing (an empty input folder).
     """
@@ -53,6 +55,7 @@ class BatchResult:
     painter: str = ""
     workers: int = 0
     retried: int = 0
+    startup: float = 0.0
     cancelled: bool = False
     notes: List[str] = field(default_factory=list)
 
@@ -77,6 +80,7 @@ class BatchResult:
             "ok": self.ok,
             "cancelled": self.cancelled,
             "seconds": round(self.seconds, 3),
+            "startup": round(self.startup, 3),
             "images_per_second": round(self.images_per_second, 4),
             "counts": {s: self.count(s) for s in ("done", "failed", "cancelled", "skipped", "pending")},
             "retried": self.retried,
@@ -329,7 +333,7 @@ def batch(
                           "attempts": tracker.attempts.get(task.index, 0)})
     return BatchResult(
         items, time.perf_counter() - started, str(manifest_path), runner_text, tracker.painter,
-        tracker.workers, tracker.retried, bool(stopped), notes,
+        tracker.workers, tracker.retried, (tracker.first_start or 0.0) + (tracker.start - started), bool(stopped), notes,
     )
 
 

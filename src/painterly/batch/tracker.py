@@ -118,6 +118,7 @@ class Tracker:
         self.retried = 0
         self.workers = 0
         self.painter = ""
+        self.first_start: Optional[float] = None  # seconds from the start to the first image handed out
         self._last_emit = -math.inf
 
     # -- queue ----------------------------------------------------------------
@@ -134,6 +135,8 @@ class Tracker:
     def started(self, task: BatchTask, worker: str) -> None:
         """``worker`` took ``task``."""
         self.attempts[task.index] = self.attempts.get(task.index, 0) + 1
+        if self.first_start is None:
+            self.first_start = self.clock() - self.start
         self.running[task.index] = _Running(task, worker)
         self.emit(force=True)
 

@@ -24,6 +24,7 @@ from ..layers import BLOCK_CONVS, LAYER_NAMES
 from .batch_cmd import register as register_batch
 from .fast_commands import register as register_fast_commands
 from .serve_cmd import register as register_serve
+from .sheet_cmd import register as register_sheet
 from .video_cmd import register as register_video
 from .options import add_config_options, config_from_args, load_config_file
 from .progressbar import ProgressBar
@@ -303,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_traceback(layers)
     layers.set_defaults(func=cmd_layers)
     register_fast_commands(sub, _Parser)
-    for register in (register_serve, register_video, register_batch):
+    for register in (register_sheet, register_serve, register_video, register_batch):
         register(sub)
     return parser
 

@@ -13,7 +13,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from ..errors import PainterlyError, UsageError
+from ..errors import UsageError
 
 LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
 
@@ -84,28 +84,34 @@ def _bind(host: str, port: int) -> socket.socket:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the server until Ctrl-C / SIGTERM (running jobs are re-queued for the next start)."""
-    from ..errors import require
-
     token = args.token or os.environ.get("PAINTERLY_TOKEN", "")
     if not is_loopback(args.host) and not token and not args.insecure:
         raise UsageError(
             f"--host {args.host} is reachable from other machines: give --token (or $PAINTERLY_TOKEN), "
             "or --insecure to serve without one"
         )
+    if args.threads < 0:
+        raise UsageError(f"--threads must be 0 (cores / workers) or more, not {args.threads}")
+    data = Path(args.data).expanduser() if args.data else default_data_dir()
     sock = _bind(args.host, args.port)  # first: a taken port fails before seconds of imports
     try:
-        require("fastapi", "serve")
-    except PainterlyError:
+        _serve(args, sock, data, token)
+    finally:
         sock.close()
-        raise
+    return 0
+
+
+def _serve(args: argparse.Namespace, sock: socket.socket, data: Path, token: str) -> None:
+    from ..errors import require
+
+    require("fastapi", "serve")
     uvicorn: Any = require("uvicorn", "serve")
-    data = Path(args.data).expanduser() if args.data else default_data_dir()
     try:
         data.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"--data {data}: cannot create the folder ({exc.strerror})") from None
     from ..jobs.api import set_threads
-    from ..service.app import Settings, create_app, _threads_per_job
+    from ..service.app import Settings, _threads_per_job, create_app
 
     settings = Settings(
         data_dir=data, workers=args.workers, max_upload_bytes=int(args.max_upload_mb * (1 << 20)),
@@ -119,15 +125,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
           flush=True)
     if token:
         print("painterly serve: the API needs 'Authorization: Bearer <token>'", flush=True)
-    app = create_app(settings)
-    config = uvicorn.Config(app, log_level=args.log_level, access_log=args.log_level == "debug",
+    config = uvicorn.Config(create_app(settings), log_level=args.log_level, access_log=args.log_level == "debug",
                             timeout_graceful_shutdown=10)
-    server = uvicorn.Server(config)
-    try:
-        server.run(sockets=[sock])
-    finally:
-        sock.close()
-    return 0
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 def register(subparsers: Any) -> None:

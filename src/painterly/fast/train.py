@@ -213,7 +213,7 @@ def render_preview(net: StyleNetwork, photo: torch.Tensor, names: Sequence[str])
     """
     from PIL import ImageDraw
 
-    from ..training.losscurve import _font
+    from ..imaging.sheet import label_font
 
     device = next(net.parameters()).device
     panels = [photo]
@@ -226,7 +226,7 @@ def render_preview(net: StyleNetwork, photo: torch.Tensor, names: Sequence[str])
     gap, label_h = 4, 20
     sheet = Image.new("RGB", (len(panels) * w + (len(panels) - 1) * gap, h + label_h), (255, 255, 255))
     draw = ImageDraw.Draw(sheet)
-    font = _font(13)
+    font = label_font(13)
     for i, (panel, label) in enumerate(zip(panels, ["photo", *names])):
         x = i * (w + gap)
         sheet.paste(tensor_to_image(panel), (x, 0))

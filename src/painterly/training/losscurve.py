@@ -11,17 +11,12 @@ import math
 import os
 from typing import Dict, List, Mapping, Sequence, Tuple
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
+
+from ..imaging.sheet import label_font
 
 #: Line colours, cycled (colour-blind-friendly Okabe-Ito palette).
 COLORS = [(0, 0, 0), (0, 114, 178), (213, 94, 0), (0, 158, 115), (204, 121, 167), (230, 159, 0), (86, 180, 233)]
-
-
-def _font(size: int) -> ImageFont.ImageFont:
-    try:
-        return ImageFont.load_default(size=size)  # Pillow >= 10.1: scalable
-    except TypeError:  # pragma: no cover - older Pillow
-        return ImageFont.load_default()
 
 
 def _nice_step(span: float, target: int) -> float:
@@ -79,7 +74,7 @@ def draw_loss_curve(
     plot_w, plot_h = width - left - right, height - top - bottom
     image = Image.new("RGB", size, (255, 255, 255))
     draw = ImageDraw.Draw(image)
-    font, small = _font(14), _font(12)
+    font, small = label_font(14), label_font(12)
 
     series: Dict[str, List[Tuple[float, float]]] = {}
     for name, values in history.items():

@@ -1,0 +1,126 @@
+"""The page in a real headless Chromium (Debian's, through Playwright; never a downloaded browser).
+
+Every request that is not to the test server on 127.0.0.1 is blocked, so the
+page is shown to work offline (no CDN). Skips when /usr/bin/chromium is
+missing, except in CI (CI set), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterator, List
+
+import pytest
+
+pytest.importorskip("fastapi")
+
+from service_support import Server  # noqa: E402
+
+CHROMIUM = os.environ.get("PAINTERLY_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)")
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); the browser test needs a local Chromium")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = Server(tmp_path_factory.mktemp("serve-page") / "data", "--workers", "1", "--threads", "1").start()
+    yield srv
+    srv.kill()
+
+
+def _offline_page(browser: Any, server: Server, problems: List[str], **options: Any) -> Any:
+    page = browser.new_page(**options)
+    page.set_default_timeout(45_000)
+
+    def only_local(route: Any) -> None:
+        if route.request.url.startswith(server.url + "/"):
+            route.continue_()
+        else:
+            problems.append("blocked request to " + route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on("console", lambda msg: problems.append(f"console: {msg.text}") if msg.type == "error" else None)
+    return page
+
+
+def test_paint_cancel_and_history_in_a_real_browser(browser: Any, server: Server, content_path: Path,
+                                                     style_path: Path) -> None:
+    problems: List[str] = []
+    page = _offline_page(browser, server, problems, viewport={"width": 1200, "height": 900})
+    page.goto(server.url + "/")
+    page.wait_for_function("document.querySelectorAll('#gallery button').length >= 8")
+    # Every gallery sample is painted and shown.
+    page.wait_for_function("[...document.querySelectorAll('#gallery img')].every(i => i.complete && i.naturalWidth > 0)")
+
+    # A bad setting: the server's message is shown in the page.
+    page.set_input_files("#photo", str(content_path))
+    assert page.is_visible("#photo-preview")
+    page.click("#gallery button[data-model='wave']")
+    page.fill("#cfg-size", "5")
+    page.click("#paint")
+    page.wait_for_selector("#error:not([hidden])")
+    assert "size must be" in page.inner_text("#error")
+
+    # Paint with a bundled style; keyboard moves the selection in the gallery.
+    page.focus("#gallery button[data-model='wave']")
+    page.keyboard.press("ArrowLeft")
+    assert page.get_attribute("#gallery button[data-model='udnie']", "aria-checked") == "true"
+    page.fill("#cfg-size", "48")
+    page.click("#paint")
+    page.wait_for_selector("#result:not([hidden])")
+    page.wait_for_function("document.getElementById('after').complete && document.getElementById('after').naturalWidth > 0")
+    assert page.evaluate("document.getElementById('after').naturalWidth") == 48
+    assert page.evaluate("document.getElementById('bar').value") == 1
+    assert "format=png" in page.get_attribute("#dl-png", "href")
+    assert page.is_hidden("#error")
+
+    # Optimization: the picture updates while it paints, and cancel stops it.
+    page.check("input[name=method][value=transfer]")
+    page.set_input_files("#style-transfer", str(style_path))
+    page.fill("#cfg-size", "64")
+    page.fill("#cfg-iterations", "5000")
+    page.click("#paint")
+    page.wait_for_function("/%/.test(document.getElementById('progress-text').textContent)")
+    page.wait_for_selector("#live:not([hidden])")
+    page.click("#cancel")
+    page.wait_for_function("document.getElementById('h-job').textContent === 'Cancelled'")
+
+    # Reload: the history is still there, newest first, with thumbnails; a job can be deleted.
+    page.reload()
+    page.wait_for_function("document.querySelectorAll('#history li').length === 2")
+    page.wait_for_function("[...document.querySelectorAll('#history img')].every(i => i.complete && i.naturalWidth > 0)")
+    statuses = page.eval_on_selector_all("#history li .row span", "els => els.map(e => e.textContent)")
+    assert statuses == ["cancelled", "done"]
+    page.click("#history li:nth-child(2) .open")
+    page.wait_for_selector("#result:not([hidden])")
+    page.click("#history li:nth-child(2) .del")
+    page.wait_for_function("document.querySelectorAll('#history li').length === 1")
+    assert problems == []
+    page.close()
+
+
+def test_page_fits_a_phone(browser: Any, server: Server) -> None:
+    problems: List[str] = []
+    page = _offline_page(browser, server, problems, viewport={"width": 390, "height": 844}, has_touch=True,
+                         is_mobile=True)
+    page.goto(server.url + "/")
+    page.wait_for_function("document.querySelectorAll('#gallery button').length >= 8")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    height = page.evaluate("document.getElementById('paint').getBoundingClientRect().height")
+    assert height >= 44  # a comfortable touch target
+    assert problems == []
+    page.close()
