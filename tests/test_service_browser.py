@@ -53,7 +53,12 @@ def _offline_page(browser: Any, server: Server, problems: List[str], **options: 
 
     page.route("**/*", only_local)
     page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    page.on("console", lambda msg: problems.append(f"console: {msg.text}") if msg.type == "error" else None)
+    def console(msg: Any) -> None:
+        # The 422 of the deliberately bad request is logged by Chromium itself; anything else is a fault.
+        if msg.type == "error" and "status of 422" not in msg.text:
+            problems.append(f"console: {msg.text}")
+
+    page.on("console", console)
     return page
 
 
@@ -62,9 +67,9 @@ def test_paint_cancel_and_history_in_a_real_browser(browser: Any, server: Server
     problems: List[str] = []
     page = _offline_page(browser, server, problems, viewport={"width": 1200, "height": 900})
     page.goto(server.url + "/")
-    page.wait_for_function("document.querySelectorAll('#gallery button').length >= 8")
+    page.wait_for_function("() => document.querySelectorAll('#gallery button').length >= 8")
     # Every gallery sample is painted and shown.
-    page.wait_for_function("[...document.querySelectorAll('#gallery img')].every(i => i.complete && i.naturalWidth > 0)")
+    page.wait_for_function("() => [...document.querySelectorAll('#gallery img')].every(i => i.complete && i.naturalWidth > 0)")
 
     # A bad setting: the server's message is shown in the page.
     page.set_input_files("#photo", str(content_path))
@@ -82,7 +87,7 @@ def test_paint_cancel_and_history_in_a_real_browser(browser: Any, server: Server
     page.fill("#cfg-size", "48")
     page.click("#paint")
     page.wait_for_selector("#result:not([hidden])")
-    page.wait_for_function("document.getElementById('after').complete && document.getElementById('after').naturalWidth > 0")
+    page.wait_for_function("() => document.getElementById('after').complete && document.getElementById('after').naturalWidth > 0")
     assert page.evaluate("document.getElementById('after').naturalWidth") == 48
     assert page.evaluate("document.getElementById('bar').value") == 1
     assert "format=png" in page.get_attribute("#dl-png", "href")
@@ -94,21 +99,21 @@ def test_paint_cancel_and_history_in_a_real_browser(browser: Any, server: Server
     page.fill("#cfg-size", "64")
     page.fill("#cfg-iterations", "5000")
     page.click("#paint")
-    page.wait_for_function("/%/.test(document.getElementById('progress-text').textContent)")
+    page.wait_for_function("() => /%/.test(document.getElementById('progress-text').textContent)")
     page.wait_for_selector("#live:not([hidden])")
     page.click("#cancel")
-    page.wait_for_function("document.getElementById('h-job').textContent === 'Cancelled'")
+    page.wait_for_function("() => document.getElementById('h-job').textContent === 'Cancelled'")
 
     # Reload: the history is still there, newest first, with thumbnails; a job can be deleted.
     page.reload()
-    page.wait_for_function("document.querySelectorAll('#history li').length === 2")
-    page.wait_for_function("[...document.querySelectorAll('#history img')].every(i => i.complete && i.naturalWidth > 0)")
+    page.wait_for_function("() => document.querySelectorAll('#history li').length === 2")
+    page.wait_for_function("() => [...document.querySelectorAll('#history img')].every(i => i.complete && i.naturalWidth > 0)")
     statuses = page.eval_on_selector_all("#history li .row span", "els => els.map(e => e.textContent)")
     assert statuses == ["cancelled", "done"]
     page.click("#history li:nth-child(2) .open")
     page.wait_for_selector("#result:not([hidden])")
     page.click("#history li:nth-child(2) .del")
-    page.wait_for_function("document.querySelectorAll('#history li').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('#history li').length === 1")
     assert problems == []
     page.close()
 
@@ -118,7 +123,7 @@ def test_page_fits_a_phone(browser: Any, server: Server) -> None:
     page = _offline_page(browser, server, problems, viewport={"width": 390, "height": 844}, has_touch=True,
                          is_mobile=True)
     page.goto(server.url + "/")
-    page.wait_for_function("document.querySelectorAll('#gallery button').length >= 8")
+    page.wait_for_function("() => document.querySelectorAll('#gallery button').length >= 8")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     height = page.evaluate("document.getElementById('paint').getBoundingClientRect().height")
     assert height >= 44  # a comfortable touch target

@@ -53,6 +53,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..errors import ConfigError, ImageError, ModelError
+from .checkpoints import load_model, make_meta, save_model
 
 #: ``kind`` of AdaIN model files (see :mod:`painterly.models.checkpoints`).
 KIND = "adain"
@@ -289,8 +290,6 @@ class AdaINModel(nn.Module):
         Raises:
             ModelError: not found, corrupt, or not an AdaIN model.
         """
-        from .checkpoints import load_model
-
         decoder, info = load_model(name_or_path, device=device, kind=KIND)
         return cls(decoder).eval(), info
 
@@ -450,8 +449,6 @@ def save_adain(path: Any, model: Union[AdaINModel, Decoder], train: Optional[Dic
     Returns:
         The path written.
     """
-    from .checkpoints import make_meta, save_model
-
     decoder = model.decoder if isinstance(model, AdaINModel) else model
     if not isinstance(decoder, Decoder):
         raise ModelError(f"save_adain takes an AdaINModel or a Decoder, not {type(model).__name__}")
@@ -471,3 +468,15 @@ __all__ = [
     "normalize_to",
     "save_adain",
 ]
+
+
+def decoder_for(info: Any) -> Decoder:
+    """A fresh decoder for a model file's :class:`~painterly.models.checkpoints.ModelInfo`
+    (the ``adain`` entry of :mod:`painterly.models.kinds`).
+
+    Raises:
+        ConfigError: an architecture this painterly does not know.
+    """
+    if info.architecture != ARCHITECTURE:
+        raise ConfigError(f"unknown AdaIN architecture '{info.architecture}' (this painterly knows {ARCHITECTURE})")
+    return Decoder(**info.options)

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from ..errors import ConfigError, ModelError, UsageError, did_you_mean
+from .kinds import KINDS, model_kind
 
 if TYPE_CHECKING:  # pragma: no cover
     from .transformer import StyleNetwork
@@ -52,9 +53,6 @@ META_KEY = "painterly"
 SHA_KEY = "painterly_weights_sha256"
 #: File kinds a model may be stored as.
 MODEL_SUFFIXES = (".safetensors", ".onnx")
-#: Kinds of model (what the weights are): feed-forward style networks, and AdaIN
-#: decoders (any style image at run time; their "styles" list is empty).
-KINDS = ("feedforward", "adain")
 
 # A real header is a few kB; refuse absurd lengths before allocating them.
 _MAX_HEADER = 100 * 1024 * 1024
@@ -197,7 +195,7 @@ def parse_meta(text: Optional[str], path: Path) -> Dict[str, Any]:
         raise _corrupt(path, f"its metadata lacks {', '.join(repr(k) for k in missing)}")
     styles = meta["styles"]
     # An AdaIN decoder takes its style from an image at run time: no styles.
-    may_be_empty = meta.get("kind") == "adain"
+    may_be_empty = meta.get("kind") in KINDS and not KINDS[meta["kind"]].needs_styles
     if not isinstance(styles, list) or not (styles or may_be_empty) or not all(isinstance(s, str) for s in styles):
         raise _corrupt(path, "its metadata 'styles' is not a non-empty list of names")
     if not isinstance(meta.get("options", {}), dict):
@@ -309,19 +307,6 @@ def save_model(path: PathLike, net: "StyleNetwork", meta: Dict[str, Any]) -> Pat
     return write_atomic(path, model_bytes(net, meta))
 
 
-def _build_network(info: ModelInfo) -> Any:
-    """A fresh network of the kind, architecture and options ``info`` names (torch imported here)."""
-    if info.kind == "adain":
-        from .adain import ARCHITECTURE, Decoder
-
-        if info.architecture != ARCHITECTURE:
-            raise ConfigError(f"unknown AdaIN architecture '{info.architecture}' (this painterly knows {ARCHITECTURE})")
-        return Decoder(**info.options)
-    from .transformer import build_network
-
-    return build_network(info.architecture, len(info.styles), **info.options)
-
-
 def load_model(name_or_path: PathLike, device: Any = "cpu", kind: str = "feedforward") -> Tuple[Any, ModelInfo]:
     """Load a model by path or by name (see :func:`find_model`).
 
@@ -347,7 +332,7 @@ def load_model(name_or_path: PathLike, device: Any = "cpu", kind: str = "feedfor
         )
     info = read_model_info(path)
     if info.kind != kind:
-        wanted = {"feedforward": "a feed-forward style network", "adain": "an AdaIN decoder"}.get(kind, repr(kind))
+        wanted = KINDS[kind].description if kind in KINDS else repr(kind)
         raise ModelError(f"{path} is a '{info.kind}' model, not {wanted}")
     from safetensors.torch import load as st_load
 
@@ -361,7 +346,7 @@ def load_model(name_or_path: PathLike, device: Any = "cpu", kind: str = "feedfor
     except Exception as exc:  # noqa: BLE001 - safetensors raises its own kinds
         raise _corrupt(path, f"cannot decode the tensors: {exc}") from exc
     try:
-        net = _build_network(info)
+        net = model_kind(info.kind).build(info)
     except ConfigError as exc:
         raise ModelError(f"{path}: {exc} (made by a newer painterly?)") from exc
     try:

@@ -334,6 +334,12 @@ def pad_input(x: torch.Tensor) -> torch.Tensor:
     return F.pad(x, (0, pw, 0, ph), mode=mode)
 
 
+def network_for(info: Any) -> "StyleNetwork":
+    """A fresh network for a model file's :class:`~painterly.models.checkpoints.ModelInfo`
+    (the ``feedforward`` entry of :mod:`painterly.models.kinds`)."""
+    return build_network(info.architecture, len(info.styles), **info.options)
+
+
 def build_network(architecture: str = "fast", n_styles: int = 1, **options: Any) -> StyleNetwork:
     """Create a freshly initialized :class:`StyleNetwork`.
 
