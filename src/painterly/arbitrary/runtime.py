@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..errors import ConfigError, ImageError, ModelError, UsageError
-from ..onnx_support import onnx_providers
+from ..errors import ConfigError, ImageError, ModelError
+from ..onnx_support import make_session
 from .transforms import TRANSFORMS, StyleFeatures, transform_features
 from ..models.checkpoints import (
     META_KEY,
@@ -273,12 +273,9 @@ class TorchRuntime:
 
         from ..models.adain import AdaINModel
 
-        try:
-            dev = torch.device(device)
-        except (RuntimeError, ValueError):
-            raise UsageError(f"unknown torch device '{device}'; use cpu, cuda, cuda:1, ...") from None
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            raise UsageError(f"device {device}: CUDA is not available in this torch build or machine; use cpu")
+        from ..models.device import torch_device
+
+        dev = torch_device(device)
         self.info: Optional[ModelInfo] = None
         if isinstance(model, AdaINModel):
             self.model = model
@@ -321,23 +318,8 @@ class OnnxRuntime:
     backend = "onnx"
 
     def __init__(self, path: PathLike, device: str = "cpu", threads: int = 0) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise ModelError("running an .onnx model needs onnxruntime: pip install onnxruntime") from None
         path = Path(path)
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        if threads > 0:
-            options.intra_op_num_threads = threads
-        try:
-            self.session = ort.InferenceSession(
-                str(path), options, providers=onnx_providers(device, ort.get_available_providers())
-            )
-        except UsageError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own kinds
-            raise ModelError(f"model file {path} is corrupt or not an ONNX model ({type(exc).__name__})") from exc
+        self.session = make_session(path, device, threads)
         meta = parse_meta(self.session.get_modelmeta().custom_metadata_map.get(META_KEY), path)
         _check_kind(str(meta.get("kind")), path)
         names = {i.name for i in self.session.get_inputs()}

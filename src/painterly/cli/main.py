@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, List, NoReturn, Optional, Sequence
 
 from ..config import TransferConfig
-from ..errors import Cancelled, PainterlyError, UsageError
+from ..errors import Cancelled, ConfigError, PainterlyError
 from ..layers import BLOCK_CONVS, LAYER_NAMES
 from .batch_cmd import register as register_batch
 from .fast_commands import register as register_fast_commands
@@ -108,20 +108,6 @@ def _summary(shown: str, item: Any) -> str:
     return text + (f"; {losses}" if losses else "")
 
 
-def _check_device(device: str) -> None:
-    """Refuse an unusable torch device now, with a clear message, not deep in torch."""
-    import torch
-
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, ValueError):
-        raise UsageError(f"--device: unknown torch device '{device}'; use cpu, cuda, cuda:1, mps, ...") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"--device {device}: CUDA is not available in this torch build or machine; use --device cpu")
-    if dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
-        raise UsageError(f"--device {device}: MPS is not available on this machine; use --device cpu")
-
-
 def _run(
     content: Any,
     styles: List[Any],
@@ -140,7 +126,12 @@ def _run(
     from ..jobs.run import JobSpec, run_job
     from .stop import cancel_on_signals
 
-    _check_device(cfg.device)
+    from ..models.device import torch_device
+
+    try:
+        torch_device(cfg.device)  # refuse an unusable device now, not deep in torch
+    except ConfigError as exc:
+        raise ConfigError(f"--{exc}", field="device", value=cfg.device) from None
     set_threads(cfg.threads)
     callbacks: List[Callable[[Any], None]] = []
     bar = None if quiet else ProgressBar(sys.stderr)

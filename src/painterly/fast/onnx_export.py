@@ -56,7 +56,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Set, Union
 
-from ..errors import ModelError, UsageError
+from ..errors import UsageError
 from ..onnx_support import require_onnx
 
 #: Opset of the exported graphs.

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, List, Optional, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 
-from ..errors import ModelError, UsageError
-from ..onnx_support import onnx_providers
+from ..onnx_support import make_session
 from ..models.checkpoints import META_KEY, ModelInfo, parse_meta
 
 #: Tile origins are multiples of the networks' total stride.
@@ -48,22 +47,8 @@ class OnnxStylizer:
     align = ALIGN
 
     def __init__(self, path: Union[str, "os.PathLike[str]"], device: str = "cpu", threads: int = 0) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise ModelError("running ONNX models needs onnxruntime: pip install onnxruntime") from None
         self.path = Path(path)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = max(0, int(threads))
-        options.inter_op_num_threads = 1
-        # Warnings about deduplicated initializers and the like are not the user's business.
-        options.log_severity_level = 3
-        providers = onnx_providers(device, ort.get_available_providers())
-        try:
-            self.session = ort.InferenceSession(str(self.path), options, providers=providers)
-        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own kinds for bad files
-            reason = " ".join(str(exc).split())[:200]
-            raise ModelError(f"model file {self.path} is corrupt or not an ONNX model ({reason})") from exc
+        self.session = make_session(self.path, device, threads)
         meta_map = self.session.get_modelmeta().custom_metadata_map
         meta = parse_meta(meta_map.get(META_KEY), self.path)
         self.info = ModelInfo(

@@ -13,23 +13,10 @@ from typing import Any, Optional, Union
 import numpy as np
 import torch
 
-from ..errors import UsageError
-from ..models.checkpoints import ModelInfo, load_model
+from ..models.checkpoints import load_model
 from ..models.transformer import SIZE_MULTIPLE
+from ..models.device import torch_device
 from .norm_stats import NormStats
-
-
-def _device(device: str) -> torch.device:
-    """A usable torch device, or a one-line UsageError naming the alternatives."""
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, ValueError):
-        raise UsageError(f"unknown torch device '{device}'; use cpu, cuda, cuda:1, mps, ...") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"device {device}: CUDA is not available in this torch build or machine; use cpu")
-    if dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
-        raise UsageError(f"device {device}: MPS is not available on this machine; use cpu")
-    return dev
 
 
 class TorchStylizer:
@@ -54,7 +41,7 @@ class TorchStylizer:
     supports_norm_stats = True
 
     def __init__(self, model: Union[str, "os.PathLike[str]"], device: str = "cpu") -> None:
-        self.device = _device(device)
+        self.device = torch_device(device)
         self.net, self.info = load_model(model, self.device)
         self.net.requires_grad_(False)
         self._stats = NormStats(self.net)

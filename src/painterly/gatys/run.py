@@ -13,6 +13,7 @@ from PIL import Image
 from ..config import TransferConfig, default_style_size
 from ..errors import ConfigError, ImageError
 from ..imaging import color, load_image, open_image, resize_tensor, tensor_to_image
+from ..models.device import torch_device
 from ..models.vgg import shared_vgg19
 from ..progress import OptionalCallback, OptionalCancel, Progress
 from .objective import Objective
@@ -125,7 +126,7 @@ def run_transfer(
         raise ConfigError(f"style_blend has {len(blend)} weights for {len(style_list)} style images")
     if sum(blend) <= 0:
         raise ConfigError("style_blend weights must not all be zero")
-    device = torch.device(cfg.device)
+    device = torch_device(cfg.device)
 
     content_full = load_image(content, max_pixels=cfg.max_pixels)
     style_full = [load_image(s, max_pixels=cfg.max_pixels) for s in style_list]

@@ -148,18 +148,12 @@ def _read_onnx_metadata(path: Path) -> Optional[str]:
             if prop.key == META_KEY:
                 return prop.value
         return None
+    from ..onnx_support import make_session
+
     try:
-        import onnxruntime
-    except ImportError:
-        raise ModelError(
-            f"reading the ONNX model {path} needs onnxruntime: pip install onnxruntime"
-        ) from None
-    try:
-        options = onnxruntime.SessionOptions()
-        options.log_severity_level = 3  # its graph warnings are not the user's business
-        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # noqa: BLE001
-        raise _corrupt(path, f"not a readable ONNX model: {type(exc).__name__}") from exc
+        session = make_session(path)
+    except ModelError as exc:
+        raise _corrupt(path, f"not a readable ONNX model ({exc})") from None
     return session.get_modelmeta().custom_metadata_map.get(META_KEY)
 
 

@@ -132,18 +132,11 @@ def check_writable(path: Path) -> None:
 
 
 def resolve_device(name: str) -> torch.device:
-    """``"auto"`` -> cuda when available, else cpu; refuses an unavailable cuda."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError(f"device {name} is not available: this torch has no CUDA or sees no GPU; use cpu")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ConfigError(
-                f"device {name} is not available: {torch.cuda.device_count()} GPU(s) visible"
-            )
-    return device
+    """``"auto"`` -> cuda when available, else cpu; refuses an unavailable device (see
+    :func:`painterly.models.device.torch_device`)."""
+    from ..models.device import torch_device
+
+    return torch_device(name, auto=True)
 
 
 def amp_dtype_for(device: torch.device, amp: bool) -> Optional[torch.dtype]:
