@@ -44,20 +44,7 @@ from ..models.checkpoints import (
     user_models_dir,
 )
 
-#: ``kind`` of AdaIN model files (as :data:`painterly.models.adain.KIND`, without importing torch).
-KIND = "adain"
-#: The encoder's total stride.
-STRIDE = 8
-#: Smallest content side in px.
-MIN_SIZE = 16
-#: Mirrored border in px (a multiple of :data:`STRIDE`) put around the photo before
-#: encoding and cut off after decoding. VGG's zero padding makes the features of the
-#: outer ~16 px unlike any the decoder saw inside a picture, and it paints them as
-#: streaks along the edges; with the photo mirrored outwards the streaks fall in the
-#: border. Costs 13-15% more pixels at 512 px (docs/models.md has the measurements).
-BORDER = 16
-#: AdaIN's variance epsilon.
-EPS = 1e-5
+from ..models.adain_constants import BORDER, EPS, KIND, MIN_SIZE, STRIDE  # noqa: F401 - torch-free, shared
 #: The model name ``--style-image`` uses without ``--model``.
 DEFAULT_MODEL = "adain"
 #: Names of the ONNX graph's inputs and outputs (see :mod:`painterly.arbitrary.onnx_export`).

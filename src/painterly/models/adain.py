@@ -55,24 +55,7 @@ import torch.nn.functional as F
 from ..errors import ConfigError, ImageError, ModelError
 from .checkpoints import load_model, make_meta, save_model
 
-#: ``kind`` of AdaIN model files (see :mod:`painterly.models.checkpoints`).
-KIND = "adain"
-#: ``architecture`` of the decoder below.
-ARCHITECTURE = "adain-vgg19"
-#: The layer AdaIN works on.
-ENCODER_LAYER = "relu4_1"
-#: Layers of the style loss (the paper's).
-STYLE_LAYERS: Tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
-#: The encoder's total stride: content sizes are padded to a multiple of it.
-STRIDE = 8
-#: Smallest content side in px (relu4_1 must be at least 2 x 2 for the decoder's reflection padding).
-MIN_SIZE = 16
-#: Mirrored border in px around the content for :meth:`AdaINModel.stylize`, cut off
-#: after decoding: it keeps VGG's zero-padding streaks out of the picture (as
-#: :data:`painterly.arbitrary.runtime.BORDER`, which explains it).
-BORDER = 16
-#: AdaIN's variance epsilon (the paper's code).
-EPS = 1e-5
+from .adain_constants import ARCHITECTURE, BORDER, ENCODER_LAYER, EPS, KIND, MIN_SIZE, STRIDE, STYLE_LAYERS  # noqa: F401
 
 # (name, in channels, out channels, upsample x2 after it); the last has no ReLU.
 _DECODER_LAYERS = (
