@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from ..config import AdaINTrainConfig, StylizeConfig, TrainConfig
+from ..config import AdaINTrainConfig, StylizeConfig, TrainConfig, arbitrary_fields, config_fields
 from ..errors import OutputError, UsageError
 from ..jobs.run import JobSpec, plan_job, run_job
 from .streams import STREAM_FORMATS, paint_stream, uses_streams
@@ -147,7 +147,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
 
 
 #: StylizeConfig fields that only the AdaIN path reads (warned about without --style-image).
-_ADAIN_ONLY = ("alpha", "work_size", "style_size", "upsample")
+_ADAIN_ONLY = tuple(n for n in arbitrary_fields() if n not in ("style_images", "mask"))
 
 
 def _report_job(args: argparse.Namespace, spec: Any, painter: Any) -> int:
@@ -354,7 +354,11 @@ def register(subparsers: Any, parser_class: Optional[Callable[..., argparse.Argu
     s.add_argument("--json", action="store_true",
                    help="print the results as one JSON object on stdout (one entry per input) instead of lines")
     _add_traceback(s)
-    add_config_options(s, StylizeConfig, title="stylize settings", exclude=("model", "style_weights", "style_images"))
+    only_arbitrary = arbitrary_fields()
+    add_config_options(s, StylizeConfig, title="stylize settings (both methods)",
+                       exclude=("model", "style_weights", *only_arbitrary))
+    add_config_options(s, StylizeConfig, title="any-painting settings (with --style-image)",
+                       exclude=tuple(n for n in config_fields(StylizeConfig) if n not in only_arbitrary or n == "style_images"))
     s.set_defaults(func=cmd_stylize)
 
     m = subparsers.add_parser(
