@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Tuple
 
 from .errors import ConfigError, did_you_mean
 from .layers import check_layers
@@ -687,3 +687,13 @@ def config_schema(cls: type) -> list:
 
 
 __all__ += ["METHODS", "METHOD_CONFIGS", "config_from_dict", "config_from_json", "config_schema", "config_to_dict", "field_kind"]
+
+
+def arbitrary_fields() -> Tuple[str, ...]:
+    """The :class:`StylizeConfig` fields only the arbitrary (any painting) method reads:
+    those declared from ``style_images`` on, so each method's options can be shown apart."""
+    names = [f.name for f in dataclasses.fields(StylizeConfig)]
+    return tuple(names[names.index("style_images"):])
+
+
+__all__ += ["arbitrary_fields"]
