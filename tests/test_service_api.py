@@ -6,7 +6,6 @@ import io
 import json
 import os
 import random
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -16,7 +15,7 @@ pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
 
 from service_support import (  # noqa: E402
-    FINAL, LONG_TRANSFER, SHORT_TRANSFER, Server, decode, png_bytes, png_header_bomb, read_events, submit, wait_for,
+    LONG_TRANSFER, SHORT_TRANSFER, Server, decode, png_bytes, png_header_bomb, read_events, submit, wait_for,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -256,6 +255,8 @@ def test_events_stream_and_last_event_id_replay(client: Any, photo: bytes, paint
     # A client that saw the first three events reconnects and gets exactly the rest.
     replay = read_events(client, job_id, last_event_id=3)
     assert replay == events[3:]
+    # One that already had the final event gets it again, and the stream ends.
+    assert read_events(client, job_id, last_event_id=events[-1]["id"]) == events[-1:]
     r = client.get("/api/jobs/0123456789abcdef/events")
     assert r.status_code == 404
 

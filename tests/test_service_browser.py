@@ -62,7 +62,18 @@ def _offline_page(browser: Any, server: Server, problems: List[str], **options: 
     return page
 
 
-def test_paint_cancel_and_history_in_a_real_browser(browser: Any, server: Server, content_path: Path,
+@pytest.fixture(scope="module")
+def photo_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled astronaut photo at 192 px: big enough to see in the screenshot, cheap to paint."""
+    from PIL import Image
+
+    path = tmp_path_factory.mktemp("page-photo") / "astronaut.png"
+    with Image.open(Path(__file__).resolve().parents[1] / "src/painterly/data/astronaut.jpg") as img:
+        img.convert("RGB").resize((192, 192), Image.Resampling.LANCZOS).save(path)
+    return path
+
+
+def test_paint_cancel_and_history_in_a_real_browser(browser: Any, server: Server, photo_path: Path,
                                                      style_path: Path) -> None:
     problems: List[str] = []
     page = _offline_page(browser, server, problems, viewport={"width": 1200, "height": 900})
@@ -72,7 +83,7 @@ def test_paint_cancel_and_history_in_a_real_browser(browser: Any, server: Server
     page.wait_for_function("() => [...document.querySelectorAll('#gallery img')].every(i => i.complete && i.naturalWidth > 0)")
 
     # A bad setting: the server's message is shown in the page.
-    page.set_input_files("#photo", str(content_path))
+    page.set_input_files("#photo", str(photo_path))
     assert page.is_visible("#photo-preview")
     page.click("#gallery button[data-model='wave']")
     page.fill("#cfg-size", "5")
@@ -84,14 +95,29 @@ def test_paint_cancel_and_history_in_a_real_browser(browser: Any, server: Server
     page.focus("#gallery button[data-model='wave']")
     page.keyboard.press("ArrowLeft")
     assert page.get_attribute("#gallery button[data-model='udnie']", "aria-checked") == "true"
-    page.fill("#cfg-size", "48")
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    assert page.get_attribute("#gallery button[data-model='shipwreck']", "aria-checked") == "true"
+    assert page.get_attribute("#gallery button[data-model='wave']", "aria-checked") == "false"
+    page.fill("#cfg-size", "160")
     page.click("#paint")
     page.wait_for_selector("#result:not([hidden])")
     page.wait_for_function("() => document.getElementById('after').complete && document.getElementById('after').naturalWidth > 0")
-    assert page.evaluate("document.getElementById('after').naturalWidth") == 48
+    assert page.evaluate("document.getElementById('after').naturalWidth") == 160
     assert page.evaluate("document.getElementById('bar').value") == 1
     assert "format=png" in page.get_attribute("#dl-png", "href")
+    # Before/after: the two pictures lie exactly on top of each other; the slider moves the cut.
+    boxes = page.evaluate("() => ['before', 'after'].map(id => { const r = document.getElementById(id)"
+                          ".getBoundingClientRect(); return [r.x, r.y, r.width, r.height].map(Math.round); })")
+    assert boxes[0] == boxes[1] and boxes[0][2] > 100
+    page.focus("#slider")
+    page.keyboard.press("End")
+    clip = page.evaluate("document.getElementById('after-clip').style.clipPath")
+    assert clip.replace("px", "") == "inset(0 0% 0 0)"  # all painting
     assert page.is_hidden("#error")
+    if os.environ.get("PAINTERLY_SCREENSHOT"):  # docs/images/serve.png is made this way
+        page.wait_for_function("() => [...document.querySelectorAll('#history img')].every(i => i.complete && i.naturalWidth > 0)")
+        _screenshot(page, Path(os.environ["PAINTERLY_SCREENSHOT"]))
 
     # Optimization: the picture updates while it paints, and cancel stops it.
     page.check("input[name=method][value=transfer]")
@@ -116,6 +142,16 @@ def test_paint_cancel_and_history_in_a_real_browser(browser: Any, server: Server
     page.wait_for_function("() => document.querySelectorAll('#history li').length === 1")
     assert problems == []
     page.close()
+
+
+def _screenshot(page: Any, path: Path) -> None:
+    """The page as a 256-colour PNG (a few hundred KB instead of a megabyte)."""
+    import io
+
+    from PIL import Image
+
+    shot = Image.open(io.BytesIO(page.screenshot(full_page=True))).convert("RGB")
+    shot.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(path, optimize=True)
 
 
 def test_page_fits_a_phone(browser: Any, server: Server) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ def test_sigkill_then_restart_finishes_every_job_and_keeps_history(tmp_path: Pat
             assert client.delete(f"/api/jobs/{gone}").json()["deleted"]
             # A few seconds of optimization: running when the server dies.
             slow = submit(client, "transfer", photo, styles=[painting],
-                          config=dict(SHORT_TRANSFER, iterations=30, tolerance=0)).json()["id"]
+                          config=dict(SHORT_TRANSFER, iterations=20, tolerance=0)).json()["id"]
             queued = [submit(client, "stylize", photo, model=m, config={"size": 32}).json()["id"]
                       for m in ("shipwreck", "starry_night")]
             wait_for(client, slow, ("running",), progress=0.0)
@@ -54,6 +55,16 @@ def test_sigkill_then_restart_finishes_every_job_and_keeps_history(tmp_path: Pat
             statuses = [e["data"]["status"] for e in events if e["event"] == "status"]
             assert statuses == ["queued", "running", "queued", "running", "done"]
             assert [e["id"] for e in events] == list(range(1, len(events) + 1))
+            # SIGTERM (Ctrl-C, a service manager) stops a running job without calling it
+            # cancelled: it stays 'running' in the store, so the next start runs it again.
+            long = submit(client, "transfer", photo, styles=[painting],
+                          config=dict(SHORT_TRANSFER, iterations=5000, tolerance=0)).json()["id"]
+            wait_for(client, long, ("running",), progress=0.0)
+        started = time.monotonic()
+        again.kill(signal.SIGTERM)
+        assert time.monotonic() - started < 15
+        with sqlite3.connect(data / "jobs.sqlite3") as db:
+            assert db.execute("SELECT status FROM jobs WHERE id = ?", (long,)).fetchone() == ("running",)
         assert not list((data / "jobs").glob("*/*.upload")) and not list((data / "jobs").glob("*/.*tmp*"))
     finally:
-        again.kill(signal.SIGTERM)
+        again.kill(signal.SIGKILL)

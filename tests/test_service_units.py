@@ -190,3 +190,35 @@ def test_check_request_fills_defaults_and_names_fields() -> None:
     with pytest.raises(ApiError) as info:
         check_request("transfer", "wave", {}, 1)
     assert info.value.field == "model"
+
+
+# -- the app in-process (no lifespan, no workers): CORS --------------------------------------
+
+
+def test_cors_allows_only_the_given_origin(tmp_path: Path) -> None:
+    pytest.importorskip("fastapi")
+    import asyncio
+
+    import httpx
+
+    from painterly.service.app import Settings, create_app
+
+    async def run() -> None:
+        app = create_app(Settings(data_dir=tmp_path, cors=("https://gallery.example",)))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            ok = await client.options("/api/jobs", headers={"Origin": "https://gallery.example",
+                                                            "Access-Control-Request-Method": "POST",
+                                                            "Access-Control-Request-Headers": "authorization"})
+            assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == "https://gallery.example"
+            bad = await client.options("/api/jobs", headers={"Origin": "https://evil.example",
+                                                             "Access-Control-Request-Method": "POST"})
+            assert bad.status_code == 400 and "access-control-allow-origin" not in bad.headers
+            r = await client.get("/api/health", headers={"Origin": "https://gallery.example"})
+            assert r.headers["access-control-allow-origin"] == "https://gallery.example"
+            assert r.headers["x-content-type-options"] == "nosniff"
+        plain = create_app(Settings(data_dir=tmp_path / "b"))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=plain), base_url="http://t") as client:
+            r = await client.get("/api/health", headers={"Origin": "https://x.example"})
+            assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
+
+    asyncio.run(run())

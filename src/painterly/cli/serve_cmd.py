@@ -10,6 +10,7 @@ import argparse
 import ipaddress
 import os
 import socket
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,9 @@ def _serve(args: argparse.Namespace, sock: socket.socket, data: Path, token: str
         max_queued=args.max_queue, token=token, cors=tuple(args.cors or ()), threads=args.threads,
     )
     set_threads(args.threads or _threads_per_job(args.workers))
+    # Painting threads hold the GIL in bursts; a shorter switch interval keeps the
+    # event loop answering status requests promptly while they run.
+    sys.setswitchinterval(0.001)
     port = sock.getsockname()[1]
     shown = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{shown}:{port}/"
@@ -126,7 +130,7 @@ def _serve(args: argparse.Namespace, sock: socket.socket, data: Path, token: str
     if token:
         print("painterly serve: the API needs 'Authorization: Bearer <token>'", flush=True)
     config = uvicorn.Config(create_app(settings), log_level=args.log_level, access_log=args.log_level == "debug",
-                            timeout_graceful_shutdown=10)
+                            timeout_graceful_shutdown=3)
     uvicorn.Server(config).run(sockets=[sock])
 
 

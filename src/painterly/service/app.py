@@ -17,7 +17,6 @@ import os
 import shutil
 import tempfile
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator, Dict, List, Optional, Set
@@ -27,7 +26,7 @@ from .errors import ApiError
 from .images import RESULT_FORMATS, PreviewCache, model_sample, result_as, thumbnail
 from .requests import MAX_STYLES, build_config, cache_key, check_request, parse_settings, schema
 from .store import FINAL, Job, JobStore, new_id, valid_id
-from .uploads import FORMATS, display_name, store_upload
+from .uploads import FORMATS, store_upload
 from .worker import RESULT_NAME, WorkerPool
 
 require("fastapi", "serve")
@@ -39,7 +38,7 @@ from fastapi.staticfiles import StaticFiles  # noqa: E402
 from starlette.concurrency import run_in_threadpool  # noqa: E402
 from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa: E402
 
-from .guard import Guard, TOKEN_COOKIE  # noqa: E402
+from .guard import Guard  # noqa: E402
 
 log = logging.getLogger("painterly.service")
 
@@ -122,14 +121,16 @@ class Service:
         self.previews = PreviewCache()
         self.samples_dir = settings.data_dir / "samples"
         self.tmp_dir = settings.data_dir / "tmp"
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self._sync_slots = threading.BoundedSemaphore(max(1, settings.workers))
         self._sync_painters = threading.local()
 
     # -- life ----------------------------------------------------------------
 
     def start(self) -> None:
-        shutil.rmtree(self.tmp_dir, ignore_errors=True)
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        # Leftovers of synchronous requests cut short by a dead server.
+        for leftover in self.tmp_dir.iterdir():
+            shutil.rmtree(leftover, ignore_errors=True)
         self._clean_orphans()
         requeued = self.store.recover()
         if requeued:
@@ -242,16 +243,39 @@ class Service:
 
     def _full(self) -> ApiError:
         queued = self.store.count("queued")
+        # Room for one more job opens when the next running job ends: about one
+        # job's time spread over the workers.
         per_job = self.store.mean_seconds() or 5.0
-        wait = max(1, math.ceil(per_job * max(1, queued) / self.settings.workers / 4))
+        wait = max(1, math.ceil(per_job / self.settings.workers))
         return ApiError(429, f"the queue is full ({queued} jobs waiting); try again in {wait} s",
                         headers={"Retry-After": str(wait)})
 
     # -- synchronous one-pass ------------------------------------------------
 
+    def _sync_painter(self, request: Any, styles: List[Path]) -> Any:
+        """A painter for a synchronous request; a model painter stays loaded per thread for the next one."""
+        from ..errors import PainterlyError
+        from ..jobs.painters import make_painter
+
+        key = cache_key(request.method, request.config, ())
+        cache = getattr(self._sync_painters, "cache", None)
+        if cache is None:
+            cache = self._sync_painters.cache = {}
+        if not styles and key in cache:
+            return cache[key]
+        try:
+            painter = make_painter(request.method, build_config(request.method, request.config, self.threads),
+                                   styles=[str(p) for p in styles])
+        except PainterlyError as exc:
+            raise ApiError(422, f"cannot load the {request.method} painter: {exc}",
+                           field="style" if styles else "model") from None
+        if not styles:
+            cache.clear()
+            cache[key] = painter
+        return painter
+
     def stylize_now(self, method: Optional[str], model: Optional[str], settings_text: Optional[str],
                     content: Any, styles: List[Any]) -> Path:
-        from ..jobs.painters import make_painter
         from ..jobs.run import paint_one
 
         method = method or ("arbitrary" if styles else "stylize")
@@ -266,17 +290,7 @@ class Service:
         folder = Path(tempfile.mkdtemp(dir=self.tmp_dir))
         try:
             stored = self._store_images(folder, content, styles)
-            cache = getattr(self._sync_painters, "cache", None)
-            if cache is None:
-                cache = self._sync_painters.cache = {}
-            key = cache_key(request.method, request.config, tuple(str(s.bytes) + s.path.name for s in stored[1:]))
-            painter = cache.get(key) if not styles else None
-            if painter is None:
-                cfg = build_config(request.method, request.config, self.threads)
-                painter = make_painter(request.method, cfg, styles=[str(s.path) for s in stored[1:]])
-                if not styles:
-                    cache.clear()
-                    cache[key] = painter
+            painter = self._sync_painter(request, [s.path for s in stored[1:]])
             item = paint_one(painter, stored[0].path, folder / RESULT_NAME)
             if item.status != "done" or not item.output:
                 raise ApiError(400, f"cannot paint the image: {item.error}", field="content")
@@ -463,8 +477,10 @@ def create_app(settings: Settings) -> Any:
         return {"jobs": [service.job_json(j) for j in jobs], "total": total, "offset": offset, "limit": limit}
 
     @app.get("/api/jobs/{job_id}", tags=["jobs"])
-    def get_job(job_id: str) -> Dict[str, Any]:
+    async def get_job(job_id: str) -> Dict[str, Any]:
         """One job: status (queued, running, done, failed, cancelled), progress 0..1, error, timings, config."""
+        # On the event loop: one indexed SQLite read (WAL: never waits for a writer) is cheaper
+        # than the hop to a worker thread, which under load waits for the GIL.
         return service.job_json(service.get_job(job_id))
 
     @app.get("/api/jobs/{job_id}/events", tags=["jobs"], response_class=StreamingResponse)
@@ -604,9 +620,19 @@ async def _stream(service: Service, job_id: str, after: int) -> AsyncIterator[st
                 yield f"id: {seq}\nevent: {name}\ndata: {json.dumps(data)}\n\n"
                 if name == "status" and data.get("status") in FINAL:
                     return
-            if not rows and await run_in_threadpool(service.store.get, job_id) is None:
-                yield "event: status\ndata: {\"status\": \"deleted\"}\n\n"
-                return
+            if not rows:
+                job = await run_in_threadpool(service.store.get, job_id)
+                if job is None:
+                    yield "event: status\ndata: {\"status\": \"deleted\"}\n\n"
+                    return
+                if job.status in FINAL:
+                    # The client already had the final event (Last-Event-ID past it): say it
+                    # again rather than leave the stream open for ever.
+                    final = [e for e in await run_in_threadpool(service.store.events, job_id, 0) if e[1] == "status"]
+                    if final:
+                        seq, name, data = final[-1]
+                        yield f"id: {seq}\nevent: {name}\ndata: {json.dumps(data)}\n\n"
+                    return
             try:
                 await asyncio.wait_for(wake.wait(), timeout=KEEPALIVE)
             except asyncio.TimeoutError:

@@ -94,7 +94,7 @@ def result_as(source: Path, fmt: str, quality: int = 92) -> Tuple[Path, str]:
     from ..imaging.io import open_image, save_image
 
     pil_format, media, ext = RESULT_FORMATS[fmt]
-    if source.suffix.lower() == ext or (ext == ".png" and source.suffix.lower() == ".png"):
+    if source.suffix.lower() == ext:
         return source, media
     target = source.with_name(f"{source.stem}-q{quality}{ext}")
     if not (target.is_file() and target.stat().st_mtime >= source.stat().st_mtime):
@@ -105,7 +105,8 @@ def result_as(source: Path, fmt: str, quality: int = 92) -> Tuple[Path, str]:
 class PreviewCache:
     """The live preview of running optimization jobs, encoded only when asked and once per step."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: int = 16) -> None:
+        self.keep = keep
         self._lock = threading.Lock()
         self._cache: Dict[str, Tuple[Tuple[int, int], bytes]] = {}
 
@@ -121,7 +122,10 @@ class PreviewCache:
             return None
         data = encode(picture, "JPEG", quality=85)
         with self._lock:
+            self._cache.pop(job_id, None)
             self._cache[job_id] = (key, data)
+            while len(self._cache) > self.keep:  # oldest first: finished jobs fall out
+                self._cache.pop(next(iter(self._cache)))
         return data
 
     def drop(self, job_id: str) -> None:

@@ -136,7 +136,10 @@ class WorkerPool:
                 self._run(job, painters)
             except Exception as exc:  # noqa: BLE001 - never lose a worker to one job
                 log.error("job %s failed:\n%s", job.id, traceback.format_exc())
-                self._finish(job.id, "failed", error=f"internal error: {type(exc).__name__}: {exc}")
+                try:
+                    self._finish(job.id, "failed", error=f"internal error: {type(exc).__name__}: {exc}")
+                except Exception:  # noqa: BLE001 - the store itself failed; the next start re-queues it
+                    log.exception("cannot record the failure of job %s", job.id)
             finally:
                 with self._lock:
                     self._cancels.pop(job.id, None)
@@ -199,7 +202,10 @@ class WorkerPool:
             now = time.monotonic()
             if now - last[0] >= EVENT_INTERVAL or event.step >= event.total:
                 last[0] = now
-                self.store.progress(job.id, event.fraction, event.to_dict())
+                try:
+                    self.store.progress(job.id, event.fraction, event.to_dict())
+                except Exception:  # noqa: BLE001 - a missed progress row must not stop the painting
+                    log.exception("cannot record progress of job %s", job.id)
                 self.notify(job.id)
 
         item = paint_one(painter, content, folder / RESULT_NAME, on_progress=on_progress, cancel=cancel)

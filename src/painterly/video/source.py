@@ -321,6 +321,8 @@ class VideoSource:
         av = require("av", "video")
         try:
             yield from (self.stream.decode(packet) if packet is not None else self.stream.decode(None))
+        except av.error.EOFError:  # type: ignore[attr-defined]
+            return  # already flushed by the demuxer's final empty packet
         except av.error.InvalidDataError:  # type: ignore[attr-defined]
             if packet is None:
                 return

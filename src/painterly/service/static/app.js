@@ -321,6 +321,10 @@ function follow(id) {
     setProgress(p.fraction, `${pct}% · ${formatEta(p.eta)}`);
     if (p.kind === "transfer") refreshPreview(id, p.step);
   });
+  source.onerror = () => {
+    if (source.readyState === EventSource.CONNECTING) $("progress-text").textContent = "connection lost, reconnecting…";
+    else showError("Lost the connection to the server; reload the page to follow the job.");
+  };
   source.addEventListener("status", (e) => {
     const s = JSON.parse(e.data);
     if (s.status === "queued") setProgress(0, s.note || "queued");
@@ -349,7 +353,7 @@ function show(job) {
   $("cancel").hidden = job.status !== "queued" && job.status !== "running";
   const done = job.status === "done";
   $("h-job").textContent = done ? "Result" : job.status === "cancelled" ? "Cancelled" : job.status === "failed" ? "Failed" : "Painting";
-  setProgress(job.progress, done ? "done" + (job.seconds ? ` in ${job.seconds.toFixed(1)} s` : "") : job.status);
+  setProgress(job.progress, done ? "done" + (job.seconds ? ` in ${job.seconds < 1 ? job.seconds.toFixed(2) : job.seconds.toFixed(1)} s` : "") : job.status);
   if (job.status === "failed") showError("The job failed: " + job.error);
   if (job.status === "queued" || job.status === "running") { follow(job.id); return; }
   const hasResult = !!job.urls.result;

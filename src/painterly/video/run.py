@@ -1,0 +1,395 @@
+"""Painting a video: the streaming loop, progress, cancel and resume.
+
+One pass over the input: decode a frame, paint it with the painter (loaded
+once for the whole video, so an arbitrary style's statistics are computed
+once), make it consistent with the previous output (:mod:`.temporal`),
+encode it, and forget it; audio packets are copied on the way. Memory holds
+a few frames whatever the clip's length.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from ..errors import Cancelled, ConfigError, UsageError
+from ..progress import OptionalCallback, OptionalCancel, Progress, is_cancelled
+from . import resume as resume_state
+from .config import VideoConfig
+from .sink import ContainerSink, FolderSink, check_output
+from .source import VideoSource
+from .temporal import BlendSettings, TemporalBlender
+
+
+@dataclass
+class VideoResult:
+    """What :func:`run_video` did.
+
+    Attributes:
+        output: the file or folder written.
+        frames: frames in the output.
+        painted: frames painted by this run (the rest were resumed).
+        total: frames the input range was expected to hold (0: unknown).
+        seconds: wall time of the run, model loading excluded.
+        size: (width, height) of the frames.
+        cancelled: the run was stopped early; the output holds ``frames`` frames.
+        resumed_from: frames taken from an interrupted run.
+        scene_cuts: frames where the blend restarted (a new shot).
+        painter: what painted.
+        notes: remarks for the user (padding, audio, assumed frame rate, ...).
+    """
+
+    output: Path
+    frames: int = 0
+    painted: int = 0
+    total: int = 0
+    seconds: float = 0.0
+    size: Tuple[int, int] = (0, 0)
+    cancelled: bool = False
+    resumed_from: int = 0
+    scene_cuts: int = 0
+    painter: str = ""
+    notes: List[str] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        """Frames painted per second of wall time."""
+        return self.painted / self.seconds if self.seconds > 0 else 0.0
+
+
+def blend_settings(config: VideoConfig) -> BlendSettings:
+    """The blender's settings from a :class:`VideoConfig`."""
+    return BlendSettings(
+        blend=config.blend if config.consistency == "flow" else 0.0,
+        detail_blend=config.detail_blend,
+        detail_gain=config.detail,
+        flow_preset=config.flow,
+        check_preset=config.flow,
+        flow_size=config.flow_size,
+    )
+
+
+def _painter_config(painter: Any, video: VideoConfig) -> Tuple[Any, int]:
+    """(config to paint with, long side of the frames in px or 0 to keep the input's)."""
+    cfg = painter.config
+    if painter.method == "transfer":
+        return cfg, video.size or cfg.size
+    size = video.size or getattr(cfg, "size", 0)
+    return cfg.replace(size=0) if getattr(cfg, "size", 0) else cfg, size
+
+
+def _partial_frames(path: Path, count: int) -> Iterator[np.ndarray]:
+    """The first ``count`` frames of an interrupted run's output (as written, before padding)."""
+    with VideoSource(path, VideoConfig()) as partial:
+        n = 0
+        for kind, item in partial.items():
+            if kind != "video":
+                continue
+            yield item.pixels
+            n += 1
+            if n >= count:
+                return
+    if n < count:
+        raise UsageError(f"cannot resume: {path} holds {n} frames, the resume state says {count}")
+
+
+def run_video(
+    painter: Any,
+    source: Union[str, Path],
+    output: Union[str, Path],
+    video: Optional[VideoConfig] = None,
+    *,
+    on_progress: OptionalCallback = None,
+    cancel: OptionalCancel = None,
+) -> VideoResult:
+    """Paint every frame of ``source`` with ``painter`` and write ``output``.
+
+    Args:
+        painter: from :func:`painterly.jobs.painters.make_painter` (any method).
+        source: a video file, a folder of frames or a glob pattern of frames.
+        output: a video file (.mp4, .webm, .mov, .mkv, .gif) or a folder for PNG frames.
+        video: the video settings (default :class:`VideoConfig`).
+        on_progress: receives ``Progress(kind="video")`` after each frame
+            (``rate`` in frames/s, ``snapshot`` the frame just written).
+        cancel: when set, the run stops after the current frame (or inside it,
+            for the optimization method), closes the output as a playable video
+            of the finished frames and raises :class:`~painterly.errors.Cancelled`.
+
+    Returns:
+        A :class:`VideoResult`.
+
+    Raises:
+        Cancelled: stopped by ``cancel``; ``.result`` is the :class:`VideoResult`
+            (the resume state is saved beside the output).
+        VideoError, VideoNotFoundError: an unusable input.
+        OutputError: an unusable output path.
+        UsageError: ``--resume`` of a run with other settings.
+    """
+    vcfg = video or VideoConfig()
+    out = Path(output)
+    kind = check_output(out)
+    paint_cfg, size = _painter_config(painter, vcfg)
+    vcfg_used = vcfg.replace(size=size) if size != vcfg.size else vcfg
+    src = VideoSource(source, vcfg_used)
+    try:
+        return _run(painter, paint_cfg, src, out, kind, vcfg_used, on_progress, cancel)
+    finally:
+        src.close()
+
+
+def _run(
+    painter: Any, paint_cfg: Any, src: VideoSource, out: Path, kind: str, vcfg: VideoConfig,
+    on_progress: OptionalCallback, cancel: OptionalCancel,
+) -> VideoResult:
+    result = VideoResult(output=out, total=src.frames_estimate, painter=painter.name, notes=src.notes)
+    sidecar = resume_state.state_dir(out)
+    print_ = resume_state.fingerprint(str(Path(src.path)), painter, paint_cfg, vcfg)
+    done = 0
+    last_output: Optional[np.ndarray] = None
+    if vcfg.resume:
+        saved = resume_state.load(sidecar)
+        if saved is None:
+            result.notes.append(f"nothing to resume for {out}: painting from the first frame")
+        else:
+            resume_state.check_same_run(saved[0], print_, sidecar)
+            done, last_output = saved[1], saved[2]
+            if kind != "folder" and not out.is_file():
+                raise UsageError(f"cannot resume: the partial output {out} is missing; run without --resume")
+    else:
+        resume_state.clear(sidecar)
+    result.resumed_from = done
+    blender = TemporalBlender(blend_settings(vcfg))
+    original_cfg = painter.config
+    painter.config = paint_cfg
+    sink: Any = None
+    pending_audio: List[Any] = []
+    partial: Optional[Iterator[np.ndarray]] = None
+    warm_dir: Optional[tempfile.TemporaryDirectory] = None
+    first_iterations = 0
+    last_source = -1
+    out_pixels: Optional[np.ndarray] = None
+    started = time.perf_counter()
+    paint_start: Optional[float] = None
+    stopped = False
+    try:
+        for item_kind, item in src.items():
+            if item_kind == "audio":
+                if not vcfg.audio:
+                    continue
+                if sink is None:
+                    pending_audio.append(item)
+                else:
+                    sink.write_audio(item)
+                continue
+            frame = item
+            if sink is None:
+                sink = _open_sink(out, kind, frame.pixels.shape[:2], src, vcfg, result.notes)
+                result.size = (frame.pixels.shape[1], frame.pixels.shape[0])
+                for packet in pending_audio:
+                    sink.write_audio(packet)
+                pending_audio.clear()
+            if frame.index < done:  # finished by the interrupted run
+                if kind == "folder":
+                    if not sink.frame_path(frame.index).is_file():
+                        raise UsageError(f"cannot resume: frame {sink.frame_path(frame.index)} is missing")
+                    sink.skip(1)
+                else:
+                    if partial is None:
+                        partial = _partial_frames(out, done)
+                    sink.write(next(partial), frame.pts, frame.duration)
+                if frame.index == done - 1:
+                    assert last_output is not None
+                    if last_output.shape != frame.pixels.shape:
+                        raise UsageError("cannot resume: the saved last frame does not match the input's frame size")
+                    blender.prime(frame.pixels, last_output)
+                    out_pixels = last_output
+                last_source = frame.source_index
+                result.frames += 1
+                continue
+            if is_cancelled(cancel):
+                stopped = True
+                break
+            if paint_start is None:
+                paint_start = time.perf_counter()
+            if frame.source_index == last_source and out_pixels is not None:
+                pixels = out_pixels  # --fps repeated this input frame
+            else:
+                try:
+                    if painter.method == "transfer":
+                        stylized, first_iterations, warm_dir = _paint_transfer(
+                            painter, paint_cfg, frame.pixels, blender, vcfg, first_iterations, warm_dir, cancel
+                        )
+                    else:
+                        stylized = painter.paint(frame.pixels, cancel=cancel).pixels
+                except Cancelled:
+                    stopped = True
+                    break
+                if stylized.shape != frame.pixels.shape:  # a painter that resized: back to the frame's size
+                    from .source import _resize
+
+                    stylized = _resize(stylized, frame.pixels.shape[:2])
+                pixels = blender(frame.pixels, stylized)
+            sink.write(pixels, frame.pts, frame.duration)
+            out_pixels = pixels
+            last_source = frame.source_index
+            result.frames += 1
+            result.painted += 1
+            if on_progress is not None:
+                elapsed = time.perf_counter() - started
+                painting = time.perf_counter() - paint_start
+                snap = pixels
+                on_progress(Progress(
+                    kind="video", step=result.frames, total=max(result.total, result.frames),
+                    size=pixels.shape[:2], elapsed=elapsed,
+                    rate=result.painted / painting if painting > 0 else 0.0,
+                    snapshot=lambda snap=snap: snap,
+                ))
+    except BaseException:
+        painter.config = original_cfg
+        if sink is not None and result.frames > 0 and out_pixels is not None:
+            # Keep what is done, playable and resumable, even when something failed midway.
+            try:
+                sink.close()
+                resume_state.save(sidecar, print_, result.frames, out_pixels)
+            except Exception:  # noqa: BLE001 - the original error matters more
+                pass
+        elif sink is not None:
+            sink.abort()
+        raise
+    finally:
+        painter.config = original_cfg
+        if warm_dir is not None:
+            warm_dir.cleanup()
+    result.seconds = time.perf_counter() - started
+    result.scene_cuts = blender.resets
+    if sink is None:
+        from .errors import VideoError
+
+        raise VideoError(f"{src.path} has no video frames in the chosen range")
+    sink.close()
+    if stopped:
+        result.cancelled = True
+        if out_pixels is not None and result.frames:
+            resume_state.save(sidecar, print_, result.frames, out_pixels)
+        raise Cancelled(
+            f"stopped after {result.frames} of {result.total or '?'} frames; {out} holds them "
+            "(rerun with --resume to finish)",
+            result=result,
+        )
+    if result.total == 0 or result.total != result.frames:
+        result.total = result.frames
+    resume_state.clear(sidecar)
+    return result
+
+
+def _open_sink(out: Path, kind: str, shape: Tuple[int, int], src: VideoSource, vcfg: VideoConfig, notes: List[str]) -> Any:
+    if kind == "folder":
+        if src.audio is not None and vcfg.audio:
+            notes.append("a folder of PNG frames has no sound: the audio track is not written")
+        return FolderSink(out, notes)
+    start, end = src.audio_range()
+    return ContainerSink(
+        out, shape, src.output_time_base, src.rate, crf=vcfg.crf,
+        audio=src.audio if vcfg.audio else None, audio_start=start, audio_end=end, notes=notes,
+    )
+
+
+def _paint_transfer(
+    painter: Any, cfg: Any, pixels: np.ndarray, blender: TemporalBlender, vcfg: VideoConfig,
+    first_iterations: int, warm_dir: Optional[tempfile.TemporaryDirectory], cancel: OptionalCancel,
+) -> Tuple[np.ndarray, int, Optional[tempfile.TemporaryDirectory]]:
+    """Optimization on a video frame: the first from the photo, later ones from the warped previous result.
+
+    Starting from the previous output moved by the flow (the photo where it
+    is occluded) the optimizer only has to paint what changed, so a few
+    iterations at one scale suffice (Ruder et al. 2016 initialise the same
+    way; their temporal loss term is approximated by the blend that follows).
+    """
+    from PIL import Image
+
+    found = blender.warped_previous(pixels) if vcfg.consistency == "flow" else None
+    if found is None or first_iterations == 0:
+        painter.config = cfg
+        painting = painter.paint(pixels, cancel=cancel)
+        return painting.pixels, first_iterations or max(1, painting.iterations), warm_dir
+    previous, conf = found
+    photo = pixels.astype(np.float32) / 255.0
+    init = conf[..., None] * previous + (1.0 - conf[..., None]) * photo
+    if warm_dir is None:
+        warm_dir = tempfile.TemporaryDirectory(prefix="painterly-video-")
+    init_path = Path(warm_dir.name) / "init.png"
+    Image.fromarray(np.clip(np.rint(init * 255), 0, 255).astype(np.uint8)).save(init_path)
+    iterations = vcfg.warm_iterations or max(1, first_iterations // 3)
+    painter.config = cfg.replace(init=str(init_path), iterations=iterations, multiscale=False)
+    try:
+        painting = painter.paint(pixels, cancel=cancel)
+    finally:
+        painter.config = cfg
+    return painting.pixels, first_iterations, warm_dir
+
+
+def stylize_video(
+    input: Union[str, Path],
+    output: Union[str, Path],
+    *,
+    model: Any = None,
+    style_images: Sequence[Any] = (),
+    transfer_styles: Sequence[Any] = (),
+    config: Any = None,
+    video: Optional[VideoConfig] = None,
+    on_progress: OptionalCallback = None,
+    cancel: OptionalCancel = None,
+) -> VideoResult:
+    """Paint a video with a trained model, any painting, or by optimization; no flicker by default.
+
+    Args:
+        input: a video file (anything FFmpeg reads), a folder of frames or a glob like ``'frames/*.png'``.
+        output: ``.mp4`` (H.264), ``.webm`` (VP9), ``.mov``, ``.mkv``, ``.gif`` or a folder for PNG frames.
+        model: a trained model's name or file, or a painter from :func:`painterly.load_model`;
+            with ``style_images``: an AdaIN model (default ``adain``).
+        style_images: paint in the style of these images (the arbitrary method; the style is
+            analysed once for the whole video).
+        transfer_styles: paint by optimization (Gatys et al.) towards these style images; slow.
+        config: :class:`~painterly.config.StylizeConfig`, or :class:`~painterly.config.TransferConfig`
+            with ``transfer_styles``.
+        video: :class:`VideoConfig` (consistency, range, size, frame rate, quality, resume).
+        on_progress: receives ``Progress(kind="video")`` per frame.
+        cancel: an event; see :func:`run_video`.
+
+    Returns:
+        A :class:`VideoResult`.
+
+    Raises:
+        Cancelled, ConfigError, ModelError, VideoError, OutputError.
+    """
+    from ..config import StylizeConfig, TransferConfig
+    from ..jobs.painters import Painter, make_painter
+
+    if transfer_styles:
+        if model is not None or style_images:
+            raise ConfigError("give transfer_styles, style_images or model, not several", field="transfer_styles")
+        cfg = config if config is not None else TransferConfig()
+        painter = make_painter("transfer", cfg, styles=tuple(transfer_styles))
+    elif isinstance(model, Painter):
+        if style_images:
+            raise ConfigError("give either a loaded model or style_images, not both", field="style_images")
+        painter = model
+        if config is not None:
+            painter = make_painter(painter.method, config.replace(model=painter.config.model))
+    else:
+        cfg = config if config is not None else StylizeConfig()
+        if model:
+            cfg = cfg.replace(model=str(model))
+        if style_images or cfg.style_images:
+            painter = make_painter("arbitrary", cfg, styles=tuple(style_images))
+        else:
+            painter = make_painter("stylize", cfg)
+    return run_video(painter, input, output, video, on_progress=on_progress, cancel=cancel)
+
+
+__all__ = ["VideoResult", "blend_settings", "run_video", "stylize_video"]
