@@ -320,6 +320,9 @@ def refine_curve(args: argparse.Namespace, pairs: List[Tuple[Path, Path]], model
             Image.fromarray(out).save(path)
             row["curve"][n] = {"seconds": seconds, **score(path, content, style), "grid": grid_energy_files(path, content, scale)}
         rows.append(row)
+        if args.json:  # after every pair: a long run's partial results survive
+            args.json.write_text(json.dumps({"model": str(model), "set": args.pair_set, "steps": steps, "pairs": rows,
+                                             "settings": args.painterly_args}, indent=2, default=str))
         c = row["curve"]
         log(f"{row['pair']}: " + ", ".join(f"N={n} style {c[n]['style']:.3f} swd {c[n]['swd']:.3f} "
                                            f"content {c[n]['content']:.3f} {c[n]['seconds']:.0f}s" for n in steps))

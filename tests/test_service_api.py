@@ -331,6 +331,7 @@ def test_models_with_samples(client: Any) -> None:
     schema = client.get("/api/schema").json()
     assert {f["name"] for f in schema["transfer"]} >= {"size", "style_weight", "iterations", "preserve_color"}
     assert "device" not in {f["name"] for f in schema["stylize"]}
+    assert "alpha" not in {f["name"] for f in schema["stylize"]} and "alpha" in {f["name"] for f in schema["arbitrary"]}
 
 
 def test_page_and_docs_are_local_with_security_headers(client: Any) -> None:

@@ -82,6 +82,16 @@ def test_paint_cancel_and_history_in_a_real_browser(browser: Any, server: Server
     # Every gallery sample is painted and shown.
     page.wait_for_function("() => [...document.querySelectorAll('#gallery img')].every(i => i.complete && i.naturalWidth > 0)")
 
+    # A photo dropped on the drop zone is taken (then replaced by one picked with the file chooser).
+    transfer = page.evaluate_handle("""async () => {
+        const blob = await (await fetch('/api/models/wave/sample')).blob();
+        const data = new DataTransfer();
+        data.items.add(new File([blob], 'dropped.jpg', { type: 'image/jpeg' }));
+        return data;
+    }""")
+    page.dispatch_event("#drop", "drop", {"dataTransfer": transfer})
+    assert "dropped.jpg" in page.inner_text("#drop-text")
+
     # A bad setting: the server's message is shown in the page.
     page.set_input_files("#photo", str(photo_path))
     assert page.is_visible("#photo-preview")

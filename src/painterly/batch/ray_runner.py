@@ -172,7 +172,7 @@ class RayRunner:
         tasks: images to paint (caps the workers).
     """
 
-    def __init__(self, setup: WorkerSetup, address: str, *, workers: int = 0,
+    def __init__(self, setup: Optional[WorkerSetup], address: str, *, workers: int = 0,
                  resources: Optional[Dict[str, Any]] = None, tasks: int = 0) -> None:
         self.setup = setup
         self.address = address or "auto"
@@ -184,7 +184,14 @@ class RayRunner:
 
     # -- cluster ----------------------------------------------------------------
 
-    def _connect(self, ray: Any) -> None:
+    def connect(self) -> None:
+        """Import Ray and join the cluster (start one with ``local``), unless this process already has.
+
+        Raises:
+            MissingDependencyError: Ray is not installed.
+            PainterlyError: no cluster answers at the address.
+        """
+        ray = _ray()
         if ray.is_initialized():
             return
         options: Dict[str, Any] = dict(logging_level="ERROR", log_to_driver=False, configure_logging=True)
@@ -200,6 +207,14 @@ class RayRunner:
                 f"cannot connect to the Ray cluster at {self.address}: {' '.join(str(exc).split())[:300]}; {hint}"
             ) from None
         self._owned = True
+
+    def disconnect(self) -> None:
+        """Leave the cluster if :meth:`connect` joined it (a Ray the caller started stays up)."""
+        if self._owned:
+            import ray
+
+            ray.shutdown()
+            self._owned = False
 
     def _shape(self, ray: Any) -> Tuple[int, int, Dict[str, Any]]:
         """``(workers, threads, ray options)`` from the cluster's resources."""
@@ -252,7 +267,7 @@ class RayRunner:
         import dataclasses
 
         ray = _ray()
-        self._connect(ray)
+        self.connect()
         actors: List[Any] = []
         refs: Dict[Any, Tuple[str, Optional[BatchTask], Any]] = {}
         control = None
@@ -373,8 +388,6 @@ class RayRunner:
                     ray.kill(control, no_restart=True)
                 except Exception:  # noqa: BLE001
                     pass
-            if self._owned:
-                ray.shutdown()
         return stopping
 
     @staticmethod

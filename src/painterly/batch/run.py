@@ -273,16 +273,31 @@ def batch(
         raise UsageError(f"retries must be a whole number >= 0, not {retries!r}")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
         raise UsageError(f"workers must be a whole number >= 0, not {workers!r}")
-    if ray is not None:
-        from .ray_runner import _ray
-
-        _ray()  # no Ray: say so before anything is planned or written
     method, cfg = resolve_method(method, config, model, style_images, styles)
     ray_options = parse_resources(resources)
     if ray_options and ray is None:
         raise UsageError("--resources applies to Ray workers; add --ray")
-    tasks, notes = plan_batch([str(i) for i in inputs], str(output), suffix)
-    manifest_path = Path(manifest).expanduser() if manifest else default_manifest(str(output))
+    ray_runner = None
+    if ray is not None:
+        from .ray_runner import RayRunner
+
+        # No Ray, or no cluster at the address: say so before anything is planned or written.
+        ray_runner = RayRunner(None, str(ray), workers=workers, resources=ray_options)
+        ray_runner.connect()
+    try:
+        tasks, notes = plan_batch([str(i) for i in inputs], str(output), suffix)
+        manifest_path = Path(manifest).expanduser() if manifest else default_manifest(str(output))
+        setup = _setup(method, cfg, styles, mask, quality, save_config, style_weights)
+        return _run(tasks, notes, setup, manifest_path, ray_runner, workers, resume, retries, on_progress, cancel,
+                    started)
+    finally:
+        if ray_runner is not None:
+            ray_runner.disconnect()
+
+
+def _setup(method: str, cfg: Any, styles: Sequence[Any], mask: Any, quality: int, save_config: bool,
+           style_weights: str) -> WorkerSetup:
+    """What the workers load, with local file names made absolute (workers may run elsewhere)."""
 
     def absolute(name: Any) -> str:
         return name if is_uri(str(name)) else str(local_path(str(name)))
@@ -293,10 +308,16 @@ def batch(
         cfg = cfg.replace(mask=absolute(cfg.mask))
     if method == "stylize" and cfg.model and ("/" in cfg.model or "\\" in cfg.model or Path(cfg.model).suffix):
         cfg = cfg.replace(model=absolute(cfg.model))
-    setup = WorkerSetup(
+    return WorkerSetup(
         method, cfg, tuple(absolute(s) for s in styles), absolute(mask) if mask else None,
         quality, save_config, int(getattr(cfg, "threads", 0) or 0), style_weights,
     )
+
+
+def _run(tasks: List[BatchTask], notes: List[str], setup: WorkerSetup, manifest_path: Path, ray_runner: Any,
+         workers: int, resume: bool, retries: int, on_progress: OptionalCallback, cancel: OptionalCancel,
+         started: float) -> BatchResult:
+    """The part of :func:`batch` after planning: skip what is done, run the rest, collect the records."""
     with Manifest(manifest_path) as sink:
         last = latest(read_manifest(manifest_path)) if resume else {}
         todo: List[BatchTask] = [t for t in tasks if not (resume and already_done(last, t.input, t.output))]
@@ -305,15 +326,14 @@ def batch(
         runner_text = ""
         stopped = False
         if todo:
-            if ray is None:
+            if ray_runner is None:
                 from .pool import LocalPool, pool_shape
 
                 n, threads = pool_shape(len(todo), workers, setup.threads)
                 runner: Any = LocalPool(setup, n, threads)
             else:
-                from .ray_runner import RayRunner
-
-                runner = RayRunner(setup, str(ray), workers=workers, resources=ray_options, tasks=len(todo))
+                runner = ray_runner
+                runner.setup, runner.tasks = setup, len(todo)
             try:
                 stopped = runner.run(tracker, cancel)
             finally:

@@ -153,11 +153,16 @@ def build_config(request_method: str, config: Dict[str, Any], threads: int = 0) 
 
 def schema() -> Dict[str, List[Dict[str, Any]]]:
     """Each method's settings (:func:`~painterly.config.config_schema`) less the server's own: what the page's form is built from."""
-    from ..config import config_schema
+    from ..config import arbitrary_fields, config_schema
 
+    # What each one-pass method does not read, so the page does not offer it: the
+    # AdaIN fields for a trained model, and the tiling of trained models for AdaIN
+    # (which paints at work_size and upsamples instead).
+    unused = {"stylize": set(arbitrary_fields()), "arbitrary": {"tile_size", "tile_overlap"}, "transfer": set()}
     out = {}
     for method in METHODS:
-        out[method] = [f for f in config_schema(METHOD_CONFIGS[method]) if f["name"] not in SERVER_FIELDS]
+        out[method] = [f for f in config_schema(METHOD_CONFIGS[method])
+                       if f["name"] not in SERVER_FIELDS and f["name"] not in unused[method]]
     return out
 
 

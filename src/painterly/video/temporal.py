@@ -52,6 +52,7 @@ class BlendSettings:
     detail_blend: float = 0.92
     detail_gain: float = 1.4
     detail_target: float = 1.0
+    detail_sigma: float = 1.5
     flow_preset: str = "medium"
     flow_size: int = 960
     check_preset: str = "medium"
@@ -159,7 +160,7 @@ class TemporalBlender:
         s = self.settings
         cur = stylized.astype(np.float32)
         cur *= 1 / 255.0
-        sigma, window = 1.5, 6.0
+        sigma, window = s.detail_sigma, 4.0 * s.detail_sigma
         w_low = cv2.GaussianBlur(previous, (0, 0), sigma)
         s_low = cv2.GaussianBlur(cur, (0, 0), sigma)
         w_high = previous - w_low

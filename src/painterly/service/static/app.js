@@ -209,9 +209,7 @@ function fieldInput(field) {
 function buildSettings() {
   if (!state.schema) return;
   const m = method();
-  const fields = state.schema[m].filter((f) => !HIDDEN_FIELDS.includes(f.name) &&
-    !(m === "stylize" && ["alpha", "work_size", "style_size", "upsample"].includes(f.name)) &&
-    !(m === "arbitrary" && ["strength", "tile_size", "tile_overlap"].includes(f.name)));
+  const fields = state.schema[m].filter((f) => !HIDDEN_FIELDS.includes(f.name));
   const main = MAIN_FIELDS[m];
   $("main-settings").replaceChildren(...main.map((n) => fields.find((f) => f.name === n)).filter(Boolean).map(fieldInput));
   $("advanced-settings").replaceChildren(...fields.filter((f) => !main.includes(f.name)).map(fieldInput));
