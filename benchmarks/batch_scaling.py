@@ -40,6 +40,9 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+# The benchmark's own cluster on 127.0.0.1: no token auth (a ~/.ray/auth_token from another Ray
+# would otherwise switch the head to token mode).
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parents[1] / "shared"

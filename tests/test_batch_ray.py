@@ -49,16 +49,21 @@ def _session_pids(sid: int) -> list:
     return pids
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ray_address():
-    """``HOST:PORT`` of a 2-CPU Ray head on 127.0.0.1, stopped at the end of the session."""
+    """``HOST:PORT`` of a 2-CPU Ray head on 127.0.0.1, stopped after this file's tests (not kept
+    running, with its memory, through the rest of a full test run)."""
     temp = tempfile.mkdtemp(prefix="pray", dir="/tmp")  # Ray's socket paths must stay short
     port = _free_port()
     flags = {f"--{name}": str(_free_port()) for name in (
         "ray-client-server-port", "dashboard-port", "dashboard-agent-listen-port", "dashboard-agent-grpc-port",
         "runtime-env-agent-port", "metrics-export-port", "node-manager-port", "object-manager-port")}
-    env = dict(os.environ, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0", OMP_NUM_THREADS="1")
-    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    # Token auth off on both sides: a ~/.ray/auth_token left by some other Ray (ray.init() makes one)
+    # would otherwise switch the head to token mode and this test's driver would not match it.
+    settings = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
+    env = dict(os.environ, OMP_NUM_THREADS="1", **settings)
+    saved = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
     command = [str(Path(sys.executable).with_name("ray")), "start", "--head", "--node-ip-address", "127.0.0.1",
                "--port", str(port), "--num-cpus", "2", "--disable-usage-stats", "--include-dashboard=false",
                "--temp-dir", temp, *[x for pair in flags.items() for x in pair]]
@@ -80,6 +85,11 @@ def ray_address():
             while _session_pids(sid) and time.monotonic() < deadline:
                 time.sleep(0.2)
         shutil.rmtree(temp, ignore_errors=True)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def test_ray_gives_the_pool_bytes_and_records_the_corrupt_file(ray_address, capsys, tmp_path):

@@ -39,6 +39,7 @@ _EXPORTS = {
     "set_threads": "painterly.jobs.api",
     "JobSpec": "painterly.jobs.run",
     "run_job": "painterly.jobs.run",
+    "batch": "painterly.batch.entry",
     "run_transfer": "painterly.gatys.run",
     "TransferResult": "painterly.gatys.run",
 }

@@ -226,6 +226,8 @@ class RayRunner:
         gpus = float(res.get("num_gpus", 0) or 0)
         n_tasks = max(1, self.tasks)
         threads = self.setup.threads
+        if threads <= 0 and float(res.get("num_cpus", 0) or 0) >= 1:
+            threads = int(res["num_cpus"])  # the CPUs asked for are the threads used
         if self.setup.method == "transfer":
             if threads <= 0:  # share the cluster's CPUs among the images, at most one node each
                 share = int(cpus // (self.workers or n_tasks)) if cpus else 1

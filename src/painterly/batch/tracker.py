@@ -214,8 +214,8 @@ class Tracker:
 
     def emit(self, force: bool = False) -> None:
         """Send a progress event (at most one per ``interval`` unless ``force``)."""
-        if self.on_progress is None:
-            return
+        if self.on_progress is None or (self.first_start is None and not force):
+            return  # nothing to show while the workers start
         now = self.clock()
         if not force and now - self._last_emit < self.interval:
             return

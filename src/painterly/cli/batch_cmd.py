@@ -132,8 +132,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from ..batch.run import batch
     from .stop import cancel_on_signals
 
-    method, cfg, styles, mask, spec = _method_config(args)
     ray = _ray_address(args.ray) if args.ray is not None else None
+    if not args.inputs:
+        raise UsageError("give at least one INPUT (image files, folders or URIs)")
+    method, cfg, styles, mask, spec = _method_config(args)
     bar = None if args.quiet else BatchBar(sys.stderr)
     try:
         with cancel_on_signals(announce=not args.quiet) as cancel:
@@ -200,7 +202,8 @@ def register(subparsers: Any) -> None:
         "and the others go on; an image whose worker dies is retried (--retries). The outputs are the "
         "bytes 'painterly stylize' writes for the same input and settings.",
     )
-    b.add_argument("inputs", metavar="INPUT", nargs="+", help="image files, folders of images, or their URIs")
+    # nargs "*": a missing INPUT is reported by cmd_batch, which can tell when --ray swallowed it.
+    b.add_argument("inputs", metavar="INPUT", nargs="*", help="image files, folders of images, or their URIs")
     b.add_argument("-o", "--output", required=True, metavar="OUT_DIR", help="output folder (path or URI; created)")
     how = b.add_argument_group("method (one of)")
     how.add_argument("-m", "--model", dest="cfg_model", metavar="NAME|PATH",

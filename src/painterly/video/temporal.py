@@ -52,7 +52,7 @@ class BlendSettings:
     detail_blend: float = 0.92
     detail_gain: float = 1.4
     detail_target: float = 1.0
-    detail_sigma: float = 1.5
+    bands: tuple = (1.0, 3.0)
     flow_preset: str = "medium"
     flow_size: int = 960
     check_preset: str = "medium"
@@ -160,29 +160,31 @@ class TemporalBlender:
         s = self.settings
         cur = stylized.astype(np.float32)
         cur *= 1 / 255.0
-        sigma, window = s.detail_sigma, 4.0 * s.detail_sigma
-        w_low = cv2.GaussianBlur(previous, (0, 0), sigma)
-        s_low = cv2.GaussianBlur(cur, (0, 0), sigma)
-        w_high = previous - w_low
-        s_high = cur - s_low
-        if s.detail_gain > 1.0:
-            # Each warp resamples, so the carried texture loses a little contrast per frame;
-            # restore it to the current stylization's local detail energy. Only the carried
-            # (stable) part is amplified, so this adds no flicker.
-            ones = np.ones((1, 3), np.float32)
-            e_ref = cv2.GaussianBlur(cv2.transform(s_high * s_high, ones), (0, 0), window)
-            e_prev = cv2.GaussianBlur(cv2.transform(w_high * w_high, ones), (0, 0), window)
-            gain = np.sqrt((s.detail_target * e_ref + 1e-6) / (e_prev + 1e-6))
-            w_high *= np.clip(gain, 1.0, s.detail_gain)[..., None]
         a = (s.blend * conf)[..., None]
         a_hi = (s.detail_blend * conf)[..., None]
-        # low + high, each a blend of the warped previous (weight a, a_hi) and the current frame
-        out = s_low + a * (w_low - s_low)
-        out += s_high
-        out += a_hi * (w_high - s_high)
+        ones = np.ones((1, 3), np.float32)
+        w_rest, s_rest = previous, cur
+        out = None
+        for sigma in s.bands:
+            w_low = cv2.GaussianBlur(w_rest, (0, 0), sigma)
+            s_low = cv2.GaussianBlur(s_rest, (0, 0), sigma)
+            w_band, s_band = w_rest - w_low, s_rest - s_low
+            band = s_band + a_hi * (w_band - s_band)
+            if s.detail_gain > 1.0:
+                # Averaging two textures that do not line up lowers their contrast, and
+                # doing it every frame would drift into blur: scale the band back to the
+                # local energy of the current stylization's (variance-preserving blending).
+                window = 4.0 * sigma
+                e_ref = cv2.GaussianBlur(cv2.transform(s_band * s_band, ones), (0, 0), window)
+                e_mix = cv2.GaussianBlur(cv2.transform(band * band, ones), (0, 0), window)
+                gain = np.sqrt((s.detail_target * e_ref + 1e-7) / (e_mix + 1e-7))
+                band *= np.clip(gain, 1.0, s.detail_gain)[..., None]
+            out = band if out is None else out + band
+            w_rest, s_rest = w_low, s_low
+        base = s_rest + a * (w_rest - s_rest)
+        out = base if out is None else out + base
         out *= 255.0
         return np.clip(np.rint(out), 0, 255).astype(np.uint8)
-
 
 def _sq(flow: np.ndarray) -> np.ndarray:
     """|flow|^2 per pixel of a (H, W, 2) field (faster than ``(f ** 2).sum(-1)``)."""
