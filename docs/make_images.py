@@ -22,7 +22,7 @@ sys.path.insert(0, str(DOCS.parent / "src"))
 
 from painterly.config import StylizeConfig  # noqa: E402
 from painterly.imaging.sheet import contact_sheet  # noqa: E402
-from painterly.fast.stylize import stylize  # noqa: E402
+from painterly.jobs.api import stylize  # noqa: E402
 from painterly.models.checkpoints import list_models  # noqa: E402
 
 DATA = DOCS.parent / "src" / "painterly" / "data"
@@ -40,15 +40,13 @@ def main() -> int:
         if info.kind != "feedforward":
             continue
         name = info.name
-        image = stylize(PHOTO, StylizeConfig(model=str(info.path), size=SAMPLE_SIZE))
+        image = stylize(PHOTO, str(info.path), config=StylizeConfig(size=SAMPLE_SIZE))
         image.save(out_dir / f"{name}_astronaut.jpg", quality=88)
         tiles.append((name, image))
         print(f"wrote {out_dir / (name + '_astronaut.jpg')}")
     if any(i.kind == "adain" for i in models):
-        from painterly.arbitrary.stylize import stylize as adain_stylize
-
         for painting in ("starry_night", "wave"):
-            image = adain_stylize(PHOTO, StylizeConfig(style_images=(str(DATA / f"{painting}.jpg"),), size=SAMPLE_SIZE))
+            image = stylize(PHOTO, style_images=[DATA / f"{painting}.jpg"], config=StylizeConfig(size=SAMPLE_SIZE))
             image.save(out_dir / f"adain_{painting}.jpg", quality=88)
             tiles.append((f"AdaIN: {painting}", image))
             print(f"wrote {out_dir / ('adain_' + painting + '.jpg')}")

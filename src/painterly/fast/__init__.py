@@ -12,9 +12,7 @@ from ..lazy import lazy_exports
 
 #: public name -> module that defines it
 _EXPORTS = {
-    "stylize": "painterly.fast.stylize",
     "stylize_array": "painterly.fast.stylize",
-    "stylize_file": "painterly.fast.stylize",
     "load_stylizer": "painterly.fast.stylize",
     "parse_style_weights": "painterly.fast.stylize",
     "stylize_tiled": "painterly.fast.tiling",

@@ -37,15 +37,14 @@ picks it; algorithms do not import each other, so the CLI dispatches);
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Protocol, Sequence, Tuple
+from typing import Callable, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
 from ..config import StylizeConfig
 from ..errors import ConfigError, ModelError, UsageError, did_you_mean
-from ..imaging.pipeline import Painted, PathLike, paint_file, paint_image
+from ..imaging.pipeline import PathLike
 from ..models.checkpoints import ModelInfo, find_model, read_model_info, runtime_kind
 from .tiling import count_tiles, stylize_tiled
 
@@ -263,82 +262,11 @@ def stylize_array(
     return finish_array(out, pixels, config.preserve_color, config.strength)
 
 
-@dataclass(frozen=True)
-class StylizeResult(Painted):
-    """What :func:`stylize_file` did: :class:`~painterly.imaging.pipeline.Painted` (path, size, seconds) plus
-
-    Attributes:
-        tiles: forward passes (1 unless the image was tiled).
-    """
-
-    tiles: int
-
-
-def stylize_file(
-    source: Any,
-    output: PathLike,
-    config: StylizeConfig,
-    stylizer: Optional[Stylizer] = None,
-    progress: Optional[Callable[[int, int], None]] = None,
-    quality: int = 95,
-) -> StylizeResult:
-    """Read an image, stylize it and write the result atomically.
-
-    Args:
-        source: path, file object or PIL image (see :func:`painterly.imaging.open_image`).
-        output: destination image; the extension picks the format.
-        config: the settings; ``config.model`` is loaded unless ``stylizer`` is given.
-        stylizer: a loaded model, to reuse across many files.
-        progress: per-tile callback.
-        quality: JPEG/WebP quality.
-
-    Raises:
-        ImageError: unreadable input; OutputError: unwritable output;
-        ModelError/UsageError: see :func:`load_stylizer`.
-    """
-    model = stylizer or load_stylizer(config.model, config.backend, config.device, config.threads)
-    done = paint_file(source, output, config, lambda pixels: stylize_array(pixels, model, config, progress), quality)
-    w, h = done.size
-    tiles = 0 if config.strength == 0 else count_tiles(h, w, config.tile_size, config.tile_overlap, model.align)
-    return StylizeResult(**vars(done), tiles=tiles)
-
-
-def stylize(
-    image: Any,
-    config: Optional[StylizeConfig] = None,
-    *,
-    stylizer: Optional[Stylizer] = None,
-    **changes: Any,
-) -> Any:
-    """Stylize one image with a feed-forward model.
-
-    Args:
-        image: a path, file object, PIL image, or a tensor (3, H, W) /
-            (1, 3, H, W) RGB in [0, 1].
-        config: settings (default :class:`~painterly.config.StylizeConfig`);
-            ``changes`` override fields, e.g. ``stylize("a.jpg", model="wave", strength=0.8)``.
-        stylizer: a loaded model (:func:`load_stylizer`), to reuse across calls.
-
-    Returns:
-        A PIL RGB image, or for a tensor input a float32 tensor (1, 3, H', W')
-        in [0, 1] on the CPU. (H', W') is the input size, or its long side
-        resized to ``config.size``. Images travel as 8-bit RGB (a tensor input
-        is rounded to 1/255 steps first), which is what keeps big photos
-        cheap; the network itself runs in float32.
-    """
-    cfg = (config or StylizeConfig()).replace(**changes)
-    model = stylizer or load_stylizer(cfg.model, cfg.backend, cfg.device, cfg.threads)
-    return paint_image(image, cfg, lambda pixels: stylize_array(pixels, model, cfg))
-
-
 __all__ = [
-    "StylizeResult",
     "Stylizer",
     "load_stylizer",
     "parse_style_weights",
     "resolve_model",
     "style_weight_vector",
-    "stylize",
     "stylize_array",
-    "stylize_file",
 ]
