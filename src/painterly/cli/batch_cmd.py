@@ -49,13 +49,7 @@ class BatchBar(ProgressBar):
 
     def format(self, event: Any, bar: bool = True) -> str:  # type: ignore[override]
         total = max(event.total, 1)
-        frac = event.fraction
-        if bar:
-            filled = int(frac * self.width)
-            parts = ["[" + "#" * filled + "." * (self.width - filled) + f"] {event.step}/{event.total}"]
-        else:
-            parts = [f"{event.step}/{event.total} ({frac:.0%})"]
-        parts.append(f"done {event.done}")
+        parts = [self._count(event, bar), f"done {event.done}"]
         if event.failed:
             parts.append(f"failed {event.failed}")
         if event.cancelled:

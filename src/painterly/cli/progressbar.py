@@ -94,26 +94,30 @@ class ProgressBar:
 
     def format(self, event: Progress, bar: bool = True) -> str:
         """The status text for ``event`` (with the ``[###...]`` bar when ``bar``)."""
-        total = max(event.total, event.step, 1)
-        frac = min(1.0, max(0.0, event.step / total))
-        parts = []
-        if bar:
-            filled = int(frac * self.width)
-            head = "[" + "#" * filled + "." * (self.width - filled) + "] "
-            parts.append(f"{head}{event.step}/{total}")
-        else:
-            parts.append(f"{event.step}/{total} ({frac:.0%})")
+        parts = [self._count(event, bar)]
         h, w = event.size if event.size else (0, 0)
         scale = f"scale {event.stage + 1}/{event.stages}" if event.stages > 1 else "scale 1/1"
         parts.append(f"{scale} {w}x{h}" if h and w else scale)
         parts.append(f"loss {event.loss:.3e}" if math.isfinite(event.loss) else f"loss {event.loss}")
-        rate = self._rate
-        if math.isfinite(rate) and rate > 0:
-            parts.append(f"{rate:.1f} it/s" if rate >= 0.95 else f"{1 / rate:.1f} s/it")
-            parts.append("ETA " + format_duration((total - event.step) / rate))
-        else:
-            parts.append("ETA ?")
+        parts += self._speed(event, "{:.1f}")
         return "  ".join(parts)
+
+    def _count(self, event: Progress, bar: bool) -> str:
+        """``[####......] 12/90`` (or ``12/90 (13%)`` without the bar)."""
+        total = max(event.total, event.step, 1)
+        frac = min(1.0, max(0.0, event.step / total))
+        if not bar:
+            return f"{event.step}/{total} ({frac:.0%})"
+        filled = int(frac * self.width)
+        return "[" + "#" * filled + "." * (self.width - filled) + f"] {event.step}/{total}"
+
+    def _speed(self, event: Progress, rate_format: str) -> list:
+        """``["3.1 it/s", "ETA 0:12"]`` from the measured rate (``["ETA ?"]`` before there is one)."""
+        rate, total = self._rate, max(event.total, event.step, 1)
+        if not (math.isfinite(rate) and rate > 0):
+            return ["ETA ?"]
+        speed = f"{rate_format.format(rate)} it/s" if rate >= 0.95 else f"{1 / rate:.1f} s/it"
+        return [speed, "ETA " + format_duration((total - event.step) / rate)]
 
     # -- callback -----------------------------------------------------------
 
@@ -193,24 +197,10 @@ class TrainProgressBar(ProgressBar):
 
     def format(self, event: Any, bar: bool = True) -> str:  # type: ignore[override]
         """The status text for a training event (``bar``: with the ``[###...]`` bar)."""
-        total = max(event.total, event.step, 1)
-        frac = min(1.0, max(0.0, event.step / total))
-        if bar:
-            filled = int(frac * self.width)
-            parts = ["[" + "#" * filled + "." * (self.width - filled) + f"] {event.step}/{total}"]
-        else:
-            parts = [f"{event.step}/{total} ({frac:.0%})"]
         loss = f"loss {event.loss:.3g}" if math.isfinite(event.loss) else f"loss {event.loss}"
         if event.losses:
             loss += " (" + " ".join(f"{k} {v:.3g}" for k, v in event.losses.items()) + ")"
-        parts.append(loss)
-        rate = self._rate
-        if math.isfinite(rate) and rate > 0:
-            parts.append(f"{rate:.2f} it/s" if rate >= 0.95 else f"{1 / rate:.1f} s/it")
-            parts.append("ETA " + format_duration((total - event.step) / rate))
-        else:
-            parts.append("ETA ?")
-        return "  ".join(parts)
+        return "  ".join([self._count(event, bar), loss, *self._speed(event, "{:.2f}")])
 
     def __call__(self, event: Any) -> None:  # type: ignore[override]
         if self.show_files and getattr(event, "wrote", ()):
