@@ -15,12 +15,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..config import AdaINTrainConfig, StylizeConfig, TrainConfig, arbitrary_fields, config_fields
 from ..errors import OutputError, UsageError
 from ..jobs.run import JobSpec, plan_job, run_job
+from .progressbar import format_duration
 from .streams import STREAM_FORMATS, paint_stream, uses_streams
 from .options import add_config_options, build_config, config_from_args, given_options, load_config_file
 
@@ -131,8 +133,8 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     spec = JobSpec(method, tuple(args.inputs), args.output, cfg, quality=args.quality,
                    save_config=bool(getattr(args, "save_config", False)))
     streams = uses_streams(args.inputs, args.output)
-    if not streams:
-        plan_job(spec)  # bad inputs or output names fail before the model loads
+    # Bad inputs or output names fail here, before the model loads.
+    total = 1 if streams else len(plan_job(spec)[0])
     painter = make_painter(method, cfg)  # reads the model and style images: bad ones fail here
     if painter.stylizer.backend == "torch":  # (onnxruntime sessions take cfg.threads themselves)
         set_threads(cfg.threads)
@@ -143,22 +145,43 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     if streams:
         paint_stream(painter, args.inputs[0], args.output, args.format, args.quality)
         return EXIT_OK
-    return _report_job(args, dataclasses.replace(spec, config=cfg), painter)
+    return _report_job(args, dataclasses.replace(spec, config=cfg), painter, total)
 
 
 #: StylizeConfig fields that only the AdaIN path reads (warned about without --style-image).
 _ADAIN_ONLY = tuple(n for n in arbitrary_fields() if n not in ("style_images", "mask"))
 
 
-def _report_job(args: argparse.Namespace, spec: Any, painter: Any) -> int:
+def _report_job(args: argparse.Namespace, spec: Any, painter: Any, total: int) -> int:
     """Run a one-pass job, print a line per image and a summary; unreadable inputs are skipped with a warning."""
     from .stop import cancel_on_signals
 
+    as_json = bool(getattr(args, "json", False))
+    started = time.perf_counter()
+    count = {"seen": 0}
+
+    def report(item: Any) -> None:
+        # One line per input as it finishes, with the job's rate and time left.
+        count["seen"] += 1
+        if as_json:
+            return
+        if item.status == "failed":
+            _warn(f"skipped {item.input}: {item.error}")
+        elif item.status == "done" and not args.quiet:
+            w, h = item.size
+            detail = f", {item.detail}" if item.detail else ""
+            progress = ""
+            if total > 1:
+                elapsed = time.perf_counter() - started
+                left = elapsed / count["seen"] * (total - count["seen"])
+                progress = f"  [{count['seen']}/{total}, ETA {format_duration(left)}]"
+            print(f"wrote {item.output} ({w}x{h}) in {item.seconds:.2f} s{detail}{progress}", flush=True)
+
     with cancel_on_signals(announce=not args.quiet) as cancel:
-        result = run_job(spec, painter=painter, cancel=cancel)
+        result = run_job(spec, painter=painter, cancel=cancel, on_item=report)
     for note in result.notes:
         _warn(note)
-    if getattr(args, "json", False):
+    if as_json:
         import json
 
         print(json.dumps({
@@ -166,13 +189,6 @@ def _report_job(args: argparse.Namespace, spec: Any, painter: Any) -> int:
             "items": [item.to_dict() for item in result.items],
         }))
         return EXIT_INTERRUPTED if result.cancelled else (EXIT_ERROR if result.count("failed") else EXIT_OK)
-    for item in result.items:
-        if item.status == "failed":
-            _warn(f"skipped {item.input}: {item.error}")
-        elif item.status == "done" and not args.quiet:
-            w, h = item.size
-            detail = f", {item.detail}" if item.detail else ""
-            print(f"wrote {item.output} ({w}x{h}) in {item.seconds:.2f} s{detail}")
     failed = result.count("failed")
     done = result.count("done")
     if result.cancelled:

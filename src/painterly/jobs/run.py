@@ -14,7 +14,7 @@ import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..config import METHOD_CONFIGS
 from ..errors import Cancelled, ConfigError, ImageError, OutputError, UsageError
@@ -224,6 +224,7 @@ def run_job(
     on_progress: OptionalCallback = None,
     cancel: OptionalCancel = None,
     painter: Optional[Painter] = None,
+    on_item: Optional[Callable[[ItemResult], None]] = None,
 ) -> JobResult:
     """Paint every input of ``spec``; see the module docstring.
 
@@ -235,6 +236,8 @@ def run_job(
             iteration (optimization writes its best image so far) and no
             further input is started.
         painter: an already loaded painter of ``spec.method`` (reused across jobs).
+        on_item: called with each input's :class:`ItemResult` as soon as it is
+            known (so a long folder reports as it goes, not at the end).
 
     Returns:
         A :class:`JobResult`; ``cancelled`` is True when ``cancel`` stopped it.
@@ -270,6 +273,8 @@ def run_job(
             on_progress=forward, cancel=cancel,
         )
         items.append(item)
+        if on_item is not None:
+            on_item(item)
         if item.status == "cancelled":
             cancelled = True
         if on_progress is not None:
