@@ -40,6 +40,8 @@ _EXPORTS = {
     "JobSpec": "painterly.jobs.run",
     "run_job": "painterly.jobs.run",
     "batch": "painterly.batch.entry",
+    "stylize_video": "painterly.video.run",
+    "VideoConfig": "painterly.video.config",
     "run_transfer": "painterly.gatys.run",
     "TransferResult": "painterly.gatys.run",
 }

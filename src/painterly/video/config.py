@@ -38,16 +38,17 @@ class VideoConfig:
         "none: paint every frame on its own", choices=CONSISTENCY_MODES,
     )
     blend: float = _opt(
-        0.85, "weight of the previous output's colours where the motion is trusted (0..0.98; higher is steadier)"
+        0.9, "weight of the previous output's colours where the motion is trusted (0..0.98; higher is steadier)"
     )
     detail_blend: float = _opt(
-        0.92, "the same for the fine texture (brush strokes): higher keeps strokes in place longer"
+        0.95, "the same for the texture (brush strokes, finer than about 16 px): higher keeps strokes in place longer"
     )
     detail: float = _opt(
-        1.4, "most the carried texture's contrast is boosted back to the painting's (1: never; keeps warps from blurring)"
+        1.5, "most the blended texture's contrast is boosted back to the current painting's (1: never; "
+        "keeps the blend from drifting into blur)"
     )
     flow: str = _opt("medium", "optical-flow quality (DIS preset): ultrafast, fast or medium", choices=FLOW_PRESETS)
-    flow_size: int = _opt(960, "compute the flow at most at this long side in px (0: full size)")
+    flow_size: int = _opt(640, "compute the flow at most at this long side in px (0: full size)")
     size: int = _opt(0, "long side of the output frames in px; 0 keeps the input size")
     start: float = _opt(0.0, "start this many seconds into the input")
     duration: float = _opt(0.0, "paint only this many seconds (0: to the end)")

