@@ -14,9 +14,8 @@ from __future__ import annotations
 from typing import Any, List, Optional, Sequence, Union
 
 from ..config import StylizeConfig, TransferConfig
-from ..errors import ConfigError
 from ..progress import OptionalCallback, OptionalCancel
-from .painters import Painter, _as_source, make_painter
+from .painters import Painter, _as_source, make_painter, one_pass_painter
 from .run import read_pixels
 
 
@@ -76,21 +75,7 @@ def stylize(
     Raises:
         Cancelled, ConfigError, ModelError, ImageError.
     """
-    if isinstance(model, Painter):
-        if style_images:
-            raise ConfigError("give either a loaded model or style_images, not both", field="style_images")
-        painter = model
-        if config is not None:
-            painter = make_painter(painter.method, config.replace(model=painter.config.model))
-        return _paint(painter, content, on_progress, cancel)
-    cfg = config or StylizeConfig()
-    if model:
-        cfg = cfg.replace(model=str(model))
-    if style_images or cfg.style_images:
-        painter = make_painter("arbitrary", cfg, styles=tuple(style_images))
-    else:
-        painter = make_painter("stylize", cfg)
-    return _paint(painter, content, on_progress, cancel)
+    return _paint(one_pass_painter(model, style_images, config), content, on_progress, cancel)
 
 
 def transfer(

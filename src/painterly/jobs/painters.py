@@ -297,6 +297,33 @@ def make_painter(method: str, config: Any = None, *, styles: Sequence[Any] = (),
     return ModelPainter(cfg)
 
 
+def one_pass_painter(model: Any = None, style_images: Sequence[Any] = (), config: Any = None) -> Painter:
+    """The one-pass painter the public functions take: a trained model, or any painting(s).
+
+    Args:
+        model: a model name or file, or an already loaded :class:`Painter`
+            (then ``config``, if given, reloads it with those settings).
+        style_images: paint in the style of these images with the arbitrary-style model.
+        config: a :class:`~painterly.config.StylizeConfig` (default: its defaults).
+
+    Raises:
+        ConfigError: a loaded painter together with style images; no model.
+        ModelError, ImageError: an unusable model or style image.
+    """
+    if isinstance(model, Painter):
+        if style_images:
+            raise ConfigError("give either a loaded model or style_images, not both", field="style_images")
+        if config is None:
+            return model
+        return make_painter(model.method, config.replace(model=model.config.model))
+    cfg = config if config is not None else StylizeConfig()
+    if model:
+        cfg = cfg.replace(model=str(model))
+    if style_images or cfg.style_images:
+        return make_painter("arbitrary", cfg, styles=tuple(style_images))
+    return make_painter("stylize", cfg)
+
+
 __all__ = [
     "ArbitraryPainter",
     "ModelPainter",
@@ -307,4 +334,5 @@ __all__ = [
     "check_method",
     "default_config",
     "make_painter",
+    "one_pass_painter",
 ]

@@ -367,28 +367,16 @@ def stylize_video(
     Raises:
         Cancelled, ConfigError, ModelError, VideoError, OutputError.
     """
-    from ..config import StylizeConfig, TransferConfig
-    from ..jobs.painters import Painter, make_painter
+    from ..config import TransferConfig
+    from ..jobs.painters import make_painter, one_pass_painter
 
     if transfer_styles:
         if model is not None or style_images:
             raise ConfigError("give transfer_styles, style_images or model, not several", field="transfer_styles")
         cfg = config if config is not None else TransferConfig()
         painter = make_painter("transfer", cfg, styles=tuple(transfer_styles))
-    elif isinstance(model, Painter):
-        if style_images:
-            raise ConfigError("give either a loaded model or style_images, not both", field="style_images")
-        painter = model
-        if config is not None:
-            painter = make_painter(painter.method, config.replace(model=painter.config.model))
     else:
-        cfg = config if config is not None else StylizeConfig()
-        if model:
-            cfg = cfg.replace(model=str(model))
-        if style_images or cfg.style_images:
-            painter = make_painter("arbitrary", cfg, styles=tuple(style_images))
-        else:
-            painter = make_painter("stylize", cfg)
+        painter = one_pass_painter(model, style_images, config)
     return run_video(painter, input, output, video, on_progress=on_progress, cancel=cancel)
 
 
