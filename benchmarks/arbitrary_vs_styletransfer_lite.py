@@ -206,6 +206,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                    help="eval: the benchmark (never tune on it); dev: for choosing settings; training: issue 4's pairs")
     p.add_argument("--model", default="", help="AdaIN model (name or .safetensors); default: the installed 'adain'")
     p.add_argument("--pairs", type=int, default=0, help="use the first N pairs (0: all)")
+    p.add_argument("--skip", type=int, default=0, help="leave out the first N pairs (with --pairs: a slice)")
     p.add_argument("--cache", type=Path, default=BENCH_DIR / ".cache", help="outputs, logs and the contact sheet")
     p.add_argument("--json", type=Path, help="also write the results as JSON here")
     p.add_argument("--painterly-args", default="", metavar="ARGS",
@@ -400,6 +401,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     shared = shared_dir()
     pairs = pair_set(args.pair_set, shared)
+    pairs = pairs[args.skip :]
     if args.pairs:
         pairs = pairs[: args.pairs]
     for content, style in pairs:

@@ -13,7 +13,11 @@ Pipeline of :func:`stylize_array` (uint8 (H, W, 3) photo in, same size out):
    every photo.
 4. One pass of the network (:func:`painterly.arbitrary.runtime.stylize_pixels`:
    encode, AdaIN in numpy with style interpolation by ``style_weights``,
-   ``alpha`` and the two-style ``mask``, decode).
+   ``alpha`` and the two-style ``mask``, decode). ``transform`` picks AdaIN,
+   EFDM or WCT at relu4_1 (:mod:`painterly.arbitrary.transforms`).
+   With ``refine = N > 0``, N optimization iterations start from this result
+   at ``refine_size`` px (:mod:`painterly.arbitrary.refine`), and step 5
+   upsamples the refined picture instead.
 5. Back to the photo's size by guided upsampling (``upsample="guided"``,
    :mod:`painterly.imaging.guided`) or bicubic.
 6. ``preserve_color="luminance"`` keeps the result's luma with the photo's
