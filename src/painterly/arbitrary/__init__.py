@@ -21,12 +21,10 @@ from ..lazy import lazy_exports
 #: public name -> module that defines it
 _EXPORTS = {
     "ArbitraryStylizer": "painterly.arbitrary.stylize",
-    "ArbitraryResult": "painterly.arbitrary.stylize",
     "resolve_adain_model": "painterly.arbitrary.runtime",
     "load_runtime": "painterly.arbitrary.runtime",
     "export_adain_onnx": "painterly.arbitrary.onnx_export",
     "stylize_array": "painterly.arbitrary.stylize",
-    "stylize_file": "painterly.arbitrary.stylize",
     "train_adain": "painterly.arbitrary.train",
     "AdaINTrainResult": "painterly.arbitrary.train",
 }

@@ -59,7 +59,6 @@ CPU; see :mod:`painterly.arbitrary.runtime`). This path is chosen by
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, List, Optional, Sequence, Tuple
 
@@ -68,7 +67,6 @@ import numpy as np
 from ..config import StylizeConfig
 from ..errors import Cancelled, ConfigError, UsageError
 from ..imaging.guided import guided_upsample
-from ..imaging.pipeline import Painted, PathLike, paint_file, paint_image
 from ..models.checkpoints import ModelInfo
 from ..progress import OptionalCallback, OptionalCancel, Progress
 from .runtime import DEFAULT_MODEL, Runtime, Stats, load_runtime, resolve_adain_model, style_stats, stylize_pixels
@@ -247,76 +245,10 @@ def stylize_array(
     return out
 
 
-@dataclass(frozen=True)
-class ArbitraryResult(Painted):
-    """What :func:`stylize_file` did: :class:`~painterly.imaging.pipeline.Painted` (path, size, seconds) plus
-
-    Attributes:
-        work_size: (width, height) at which the network ran.
-    """
-
-    work_size: Tuple[int, int]
-
-
-def stylize_file(
-    source: Any,
-    output: PathLike,
-    config: StylizeConfig,
-    stylizer: Optional[ArbitraryStylizer] = None,
-    quality: int = 95,
-) -> ArbitraryResult:
-    """Read a photo, paint it and write the result atomically.
-
-    Args:
-        source: path, file object or PIL image.
-        output: destination image; the extension picks the format.
-        config: the settings (``style_images`` required).
-        stylizer: a loaded :class:`ArbitraryStylizer`, to reuse across files.
-        quality: JPEG/WebP quality.
-
-    Raises:
-        ImageError: unreadable input; OutputError: unwritable output;
-        ModelError/ConfigError: see :class:`ArbitraryStylizer`.
-    """
-    model = stylizer or ArbitraryStylizer(config)
-    done = paint_file(source, output, config, lambda pixels: stylize_array(pixels, model, config), quality)
-    width, height = done.size
-    h, w = work_shape(height, width, config.work_size)
-    return ArbitraryResult(**vars(done), work_size=(w, h))
-
-
-def stylize(
-    image: Any,
-    config: Optional[StylizeConfig] = None,
-    *,
-    stylizer: Optional[ArbitraryStylizer] = None,
-    **changes: Any,
-) -> Any:
-    """Paint one image in the style of ``config.style_images`` (any painting).
-
-    Args:
-        image: a path, file object, PIL image, or a tensor (3, H, W) /
-            (1, 3, H, W) RGB in [0, 1].
-        config: settings; ``changes`` override fields, e.g.
-            ``stylize("a.jpg", style_images=("starry.jpg",), alpha=0.8)``.
-        stylizer: a loaded :class:`ArbitraryStylizer`, to reuse across calls.
-
-    Returns:
-        A PIL RGB image, or for a tensor input a float32 tensor (1, 3, H', W')
-        in [0, 1] on the CPU.
-    """
-    cfg = (config or StylizeConfig()).replace(**changes)
-    model = stylizer or ArbitraryStylizer(cfg)
-    return paint_image(image, cfg, lambda pixels: stylize_array(pixels, model, cfg))
-
-
 __all__ = [
     "DEFAULT_MODEL",
-    "ArbitraryResult",
     "ArbitraryStylizer",
     "resolve_adain_model",
-    "stylize",
     "stylize_array",
-    "stylize_file",
     "work_shape",
 ]

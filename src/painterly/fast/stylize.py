@@ -44,8 +44,7 @@ import numpy as np
 
 from ..config import StylizeConfig
 from ..errors import ConfigError, ModelError, UsageError, did_you_mean
-from ..imaging.pipeline import PathLike
-from ..models.checkpoints import ModelInfo, find_model, read_model_info, runtime_kind
+from ..models.checkpoints import ModelInfo, PathLike, find_model, read_model_info, runtime_kind
 from .tiling import count_tiles, stylize_tiled
 
 
