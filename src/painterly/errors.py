@@ -121,5 +121,6 @@ def require(module: str, extra: str) -> object:
         return importlib.import_module(module)
     except ImportError:
         raise MissingDependencyError(
-            f"this needs the '{module}' package: pip install 'painterly[{extra}]'"
+            f"this needs the '{module}' package: pip install 'painterly[{extra}]' "
+            f"(from a checkout: pip install -e '.[{extra}]')"
         ) from None
