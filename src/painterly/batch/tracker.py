@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 from ..progress import OptionalCallback, Progress
@@ -123,11 +123,6 @@ class Tracker:
 
     # -- queue ----------------------------------------------------------------
 
-    @property
-    def active(self) -> bool:
-        """Tasks are waiting or running."""
-        return bool(self.pending or self.running)
-
     def next_task(self) -> Optional[BatchTask]:
         """The next task to hand to an idle worker, or None."""
         return self.pending.popleft() if self.pending else None
@@ -191,11 +186,6 @@ class Tracker:
         tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
         self.finished(task, {"status": "failed", "worker": worker, "error": f"{reason}; gave up after {tries}"})
         return False
-
-    def requeue_running(self) -> None:
-        """Put the running tasks back unrecorded (the runner is stopping before they end)."""
-        for index in sorted(self.running, reverse=True):
-            self.pending.appendleft(self.running.pop(index).task)
 
     # -- progress -------------------------------------------------------------
 
