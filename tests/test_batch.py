@@ -89,6 +89,19 @@ def test_uris_give_the_same_bytes_as_paths(tmp_path):
     assert Path(by_uri.manifest) == tmp_path / "b" / "painterly-batch.jsonl"
 
 
+def sigkill_first_holder(killed):
+    """A progress callback that SIGKILLs the worker holding the first running image, once;
+    the image goes into ``killed``."""
+
+    def on_progress(event):
+        if not killed and event.running:
+            worker, image, _ = event.running[0]
+            killed.append(image)
+            os.kill(int(worker.rsplit(":", 1)[1]), signal.SIGKILL)
+
+    return on_progress
+
+
 def test_a_killed_worker_loses_nothing(tmp_path):
     """SIGKILL the worker holding an image: the image goes to a fresh worker; with no retries left it fails alone."""
     src = photos(tmp_path / "in", size=192)
@@ -96,13 +109,7 @@ def test_a_killed_worker_loses_nothing(tmp_path):
     assert reference.ok
     for retries, out in ((2, tmp_path / "out"), (0, tmp_path / "out0")):
         killed = []
-
-        def kill_first_holder(event):
-            if not killed and event.running:
-                worker, image, _ = event.running[0]
-                killed.append(image)
-                os.kill(int(worker.rsplit(":", 1)[1]), signal.SIGKILL)
-
+        kill_first_holder = sigkill_first_holder(killed)
         result = painterly.batch(str(src), str(out), model="wave", workers=2, retries=retries,
                                  on_progress=kill_first_holder)
         records = read_manifest(result.manifest)

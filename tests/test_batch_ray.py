@@ -24,7 +24,7 @@ import pytest
 import painterly.batch
 from painterly.batch.manifest import read_manifest
 
-from test_batch import IMAGES, _photo, photos, run, same_files
+from test_batch import IMAGES, _photo, photos, run, same_files, sigkill_first_holder
 
 
 def _free_port() -> int:
@@ -115,13 +115,7 @@ def test_ray_actor_killed_mid_batch_loses_nothing(ray_address, tmp_path):
     src = photos(tmp_path / "in", size=192)
     reference = painterly.batch(str(src), str(tmp_path / "ref"), model="wave", workers=1)
     killed = []
-
-    def kill_first_holder(event):
-        if not killed and event.running:
-            worker, image, _ = event.running[0]
-            killed.append(image)
-            os.kill(int(worker.rsplit(":", 1)[1]), signal.SIGKILL)
-
+    kill_first_holder = sigkill_first_holder(killed)
     result = painterly.batch(str(src), str(tmp_path / "out"), model="wave", ray=ray_address,
                              on_progress=kill_first_holder)
     assert reference.ok and result.ok, result.items
