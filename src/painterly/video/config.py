@@ -49,6 +49,10 @@ class VideoConfig:
     )
     flow: str = _opt("medium", "optical-flow quality (DIS preset): ultrafast, fast or medium", choices=FLOW_PRESETS)
     flow_size: int = _opt(640, "compute the flow at most at this long side in px (0: full size)")
+    flow_check: bool = _opt(
+        False, "also compute the forward flow and distrust pixels failing the forward-backward occlusion test "
+        "(twice the flow time; without it occlusions are caught by the photometric error, which measured as steady)"
+    )
     size: int = _opt(0, "long side of the output frames in px; 0 keeps the input size")
     start: float = _opt(0.0, "start this many seconds into the input")
     duration: float = _opt(0.0, "paint only this many seconds (0: to the end)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, List, Optional, Sequence, Tuple, Union
@@ -69,7 +70,7 @@ def blend_settings(config: VideoConfig) -> BlendSettings:
         detail_blend=config.detail_blend,
         detail_gain=config.detail,
         flow_preset=config.flow,
-        check_preset=config.flow,
+        check_preset=config.flow if config.flow_check else "none",
         flow_size=config.flow_size,
     )
 
@@ -176,6 +177,8 @@ def _run(
     started = time.perf_counter()
     paint_start: Optional[float] = None
     stopped = False
+    pool: Optional[ThreadPoolExecutor] = None
+    warped: Any = "compute"
     try:
         for item_kind, item in src.items():
             if item_kind == "audio":
@@ -225,7 +228,18 @@ def _run(
                             painter, paint_cfg, frame.pixels, blender, vcfg, first_iterations, warm_dir, cancel
                         )
                     else:
-                        stylized = painter.paint(frame.pixels, cancel=cancel).pixels
+                        # The flow and the warp of the previous output need only the inputs and
+                        # that output, so they run while this frame is painted (OpenCV and the
+                        # painter release the GIL).
+                        ahead = None
+                        if blender.settings.blend > 0 and blender.prev_output is not None:
+                            if pool is None:
+                                pool = ThreadPoolExecutor(1, thread_name_prefix="painterly-flow")
+                            ahead = pool.submit(blender.prepare, frame.pixels)
+                        try:
+                            stylized = painter.paint(frame.pixels, cancel=cancel).pixels
+                        finally:
+                            warped = ahead.result() if ahead is not None else "compute"
                 except Cancelled:
                     stopped = True
                     break
@@ -233,7 +247,7 @@ def _run(
                     from .source import _resize
 
                     stylized = _resize(stylized, frame.pixels.shape[:2])
-                pixels = blender(frame.pixels, stylized)
+                pixels = blender(frame.pixels, stylized, warped if painter.method != "transfer" else "compute")
             sink.write(pixels, frame.pts, frame.duration)
             out_pixels = pixels
             last_source = frame.source_index
@@ -263,6 +277,8 @@ def _run(
         raise
     finally:
         painter.config = original_cfg
+        if pool is not None:
+            pool.shutdown(wait=True)
         if warm_dir is not None:
             warm_dir.cleanup()
     result.seconds = time.perf_counter() - started
