@@ -63,7 +63,10 @@ class BatchBar(ProgressBar):
         if rate > 0 and math.isfinite(rate):
             parts.append(f"{rate:.2f} img/s" if rate >= 0.1 else f"{1 / rate:.1f} s/img")
         eta = event.eta
-        parts.append("ETA " + (format_duration(eta) if eta is not None and event.step < total else "?"))
+        if event.step >= total:
+            parts.append("ETA 0:00")
+        else:
+            parts.append("ETA " + (format_duration(eta) if eta is not None else "?"))
         return "  ".join(parts)
 
     def __call__(self, event: Any) -> None:  # type: ignore[override]
