@@ -93,15 +93,22 @@ def write_clip(
         n = int(16000 * audio_seconds)
         t = np.arange(n) / 16000
         tone = (0.3 * np.sin(2 * math.pi * 440 * t) * np.linspace(0.2, 1, n)).astype(np.float32)[None]
-        for k in range(0, n, 1024):
-            chunk = av.AudioFrame.from_ndarray(np.ascontiguousarray(tone[:, k:k + 1024]), format="fltp", layout="mono")
-            chunk.sample_rate, chunk.pts = 16000, k
-            for packet in audio.encode(chunk):
-                out.mux(packet)
-        for packet in audio.encode(None):
-            out.mux(packet)
+        _mux_tone(out, audio, tone)
     out.close()
     return path
+
+
+def _mux_tone(out, audio, tone: np.ndarray) -> None:
+    """Encode a mono float tone (1, n) at 16 kHz into ``audio`` in 1024-sample frames and mux it, flushed."""
+    import av
+
+    for k in range(0, tone.shape[1], 1024):
+        chunk = av.AudioFrame.from_ndarray(np.ascontiguousarray(tone[:, k:k + 1024]), format="fltp", layout="mono")
+        chunk.sample_rate, chunk.pts = 16000, k
+        for packet in audio.encode(chunk):
+            out.mux(packet)
+    for packet in audio.encode(None):
+        out.mux(packet)
 
 
 def audio_only(path: Path) -> Path:
@@ -111,14 +118,7 @@ def audio_only(path: Path) -> Path:
     out = av.open(str(path), "w")
     audio = out.add_stream("aac", rate=16000)
     audio.layout = "mono"
-    tone = np.zeros((1, 4096), np.float32)
-    for k in range(0, 4096, 1024):
-        chunk = av.AudioFrame.from_ndarray(np.ascontiguousarray(tone[:, k:k + 1024]), format="fltp", layout="mono")
-        chunk.sample_rate, chunk.pts = 16000, k
-        for packet in audio.encode(chunk):
-            out.mux(packet)
-    for packet in audio.encode(None):
-        out.mux(packet)
+    _mux_tone(out, audio, np.zeros((1, 4096), np.float32))
     out.close()
     return path
 

@@ -17,7 +17,7 @@ from typing import Any, Dict
 
 from ..config import StylizeConfig, TransferConfig
 from ..errors import UsageError
-from .options import add_config_options, build_config, given_options, load_config_file
+from .options import add_config_options, build_config, given_options, load_config_file, number
 from .progressbar import ProgressBar, format_duration
 
 EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130
@@ -176,16 +176,6 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return EXIT_ERROR if failed else EXIT_OK
 
 
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid int value: '{text}'") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, not {value}")
-    return value
-
-
 def register(subparsers: Any) -> None:
     """Add the ``batch`` subcommand to ``subparsers``."""
     b = subparsers.add_parser(
@@ -218,12 +208,12 @@ def register(subparsers: Any) -> None:
     run.add_argument("--ray", nargs="?", const="auto", default=None, metavar="ADDRESS",
                      help="run on a Ray cluster: auto (the running cluster, default), local (start Ray here), "
                      "HOST:PORT or ray://HOST:10001 (pip install 'painterly[cluster]')")
-    run.add_argument("--workers", type=_non_negative, default=0, metavar="N",
+    run.add_argument("--workers", type=number(int, 0), default=0, metavar="N",
                      help="worker processes (Ray: actors / concurrent tasks); default: one per core, "
                      "so workers x --threads = cores")
     run.add_argument("--resources", metavar="JSON",
                      help="Ray: resources of each worker, e.g. '{\"num_gpus\": 1}' (with --device cuda)")
-    run.add_argument("--retries", type=_non_negative, default=2, metavar="N",
+    run.add_argument("--retries", type=number(int, 0), default=2, metavar="N",
                      help="times an image whose worker died is tried again before it is recorded failed (default: 2)")
     run.add_argument("--resume", action="store_true",
                      help="skip images the manifest records as done whose output still exists")

@@ -26,7 +26,7 @@ from .fast_commands import register as register_fast_commands
 from .serve_cmd import register as register_serve
 from .sheet_cmd import register as register_sheet
 from .video_cmd import register as register_video
-from .options import add_config_options, config_from_args, load_config_file
+from .options import add_config_options, config_from_args, load_config_file, number
 from .progressbar import ProgressBar
 from .streams import STREAM_FORMATS, paint_stream, uses_streams
 
@@ -218,16 +218,6 @@ def cmd_layers(args: argparse.Namespace) -> int:
 # -- parser -----------------------------------------------------------------
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid int value: '{text}'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive number of iterations, not {value}")
-    return value
-
-
 def _add_traceback(parser: argparse.ArgumentParser) -> None:
     # SUPPRESS: a subcommand's default must not overwrite a global --traceback.
     parser.add_argument(
@@ -263,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="format of an image written to standard output (-o -; default: png)")
     p.add_argument("--mask", metavar="MASK",
                    help="grayscale image assigning regions to styles (white = first style, black = last)")
-    p.add_argument("--save-every", type=_positive_int, default=0, metavar="N",
+    p.add_argument("--save-every", type=number(int, 1), default=0, metavar="N",
                    help="also write OUTSTEM_0010.EXT-style intermediate images every N iterations")
     p.add_argument("--save-config", action="store_true",
                    help="write the settings as JSON beside the output (OUT.json)")

@@ -50,14 +50,34 @@ def _describe(value: Any) -> str:
     return str(value)
 
 
-def _scalar(kind: type) -> Callable[[str], Any]:
-    """argparse ``type=`` for int/float whose error names the type like argparse does."""
+def number(kind: type, low: Any = None, high: Any = None, *, above: bool = False) -> Callable[[str], Any]:
+    """argparse ``type=`` for an int or float, optionally within ``[low, high]``.
+
+    Args:
+        kind: ``int`` or ``float``.
+        low, high: inclusive bounds (None: unbounded); ``above`` excludes ``low``.
+
+    The errors name the type like argparse does ("invalid int value: 'x'") and
+    the allowed range ("must be between 0 and 65535, not 70000").
+    """
 
     def convert(text: str) -> Any:
         try:
-            return kind(text.strip())
+            value = kind(text.strip())
         except ValueError:
             raise argparse.ArgumentTypeError(f"invalid {kind.__name__} value: '{text}'") from None
+        too_low = low is not None and (value <= low if above else value < low)
+        if too_low or (high is not None and value > high):
+            start = f"above {low:g}" if above else f"{low:g}"
+            positive = (above and low == 0) or (kind is int and low == 1)
+            if high is None:
+                allowed = "positive" if positive else (f"> {low:g}" if above else f">= {low:g}")
+            elif low is None:
+                allowed = f"<= {high:g}"
+            else:
+                allowed = f"{start} and at most {high:g}" if above else f"between {low:g} and {high:g}"
+            raise argparse.ArgumentTypeError(f"must be {allowed}, not {value:g}")
+        return value
 
     convert.__name__ = kind.__name__
     return convert
@@ -131,7 +151,7 @@ def add_config_options(
                 help=f"{text}; comma-separated (default: {_describe(default)})",
             )
         else:
-            conv: Callable[[str], Any] = str if elem is str else _scalar(elem)
+            conv: Callable[[str], Any] = str if elem is str else number(elem)
             group.add_argument(
                 flag(f.name),
                 dest=dest,
@@ -221,5 +241,6 @@ __all__ = [
     "config_from_args",
     "flag",
     "given_options",
+    "number",
     "load_config_file",
 ]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from .options import number
 
 LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
 
@@ -33,36 +34,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not '{text}'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number, not '{text}'") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 65535, not {value}")
-    return value
-
-
-def _megabytes(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of megabytes, not '{text}'") from None
-    if not 0 < value <= 4096:
-        raise argparse.ArgumentTypeError(f"must be above 0 and at most 4096, not {value:g}")
-    return value
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -145,15 +116,15 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default: 127.0.0.1, this machine only)")
-    p.add_argument("--port", type=_port, default=8000, help="port (default: 8000; 0 picks a free one)")
+    p.add_argument("--port", type=number(int, 0, 65535), default=8000, help="port (default: 8000; 0 picks a free one)")
     p.add_argument("--data", metavar="DIR",
                    help=f"folder of the job store and files (default: {default_data_dir()})")
-    p.add_argument("--workers", type=_positive_int, default=1, metavar="N", help="jobs painted at once (default: 1)")
-    p.add_argument("--max-upload-mb", type=_megabytes, default=50.0, metavar="MB",
+    p.add_argument("--workers", type=number(int, 1), default=1, metavar="N", help="jobs painted at once (default: 1)")
+    p.add_argument("--max-upload-mb", type=number(float, 0, 4096, above=True), default=50.0, metavar="MB",
                    help="largest upload in megabytes (default: 50)")
     p.add_argument("--threads", type=int, default=0, metavar="N",
                    help="CPU threads per job (default: 0, the cores divided by --workers)")
-    p.add_argument("--max-queue", type=_positive_int, default=100, metavar="N",
+    p.add_argument("--max-queue", type=number(int, 1), default=100, metavar="N",
                    help="queued jobs beyond which new ones are refused with 429 (default: 100)")
     p.add_argument("--token", metavar="T",
                    help="require 'Authorization: Bearer T' on the API (default: $PAINTERLY_TOKEN)")
