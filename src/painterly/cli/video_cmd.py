@@ -81,7 +81,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     vcfg = build_config(VideoConfig, _pick(values, VideoConfig))
     check_output(Path(args.output))
     VideoSource(args.input, vcfg).close()  # a missing or unreadable input fails before the model loads
-    painter = _make_painter(args, values)
+    painter = _make_painter(args, values, vcfg)
     bar = None if args.quiet else VideoProgressBar(sys.stderr)
     from .stop import cancel_on_signals
 
@@ -117,8 +117,9 @@ def _notes(notes: Any) -> None:
         print(f"painterly: note: {note}", file=sys.stderr)
 
 
-def _make_painter(args: argparse.Namespace, values: Dict[str, Any]) -> Any:
+def _make_painter(args: argparse.Namespace, values: Dict[str, Any], vcfg: VideoConfig) -> Any:
     from ..jobs.painters import make_painter
+    from ..video.run import split_cores
 
     if args.transfer:
         tcfg = build_config(TransferConfig, _pick(values, TransferConfig))
@@ -126,6 +127,7 @@ def _make_painter(args: argparse.Namespace, values: Dict[str, Any]) -> Any:
     from ..fast.stylize import parse_style_weights, style_weight_vector
 
     svalues = _pick(values, StylizeConfig)
+    svalues["threads"] = split_cores(vcfg, svalues.get("threads", 0))[0]
     if args.style_image:
         svalues["style_images"] = tuple(args.style_image)
         if args.style_weights is not None:

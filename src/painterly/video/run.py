@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, List, Optional, Sequence, Tuple, Union
@@ -73,6 +73,31 @@ def blend_settings(config: VideoConfig) -> BlendSettings:
         check_preset=config.flow if config.flow_check else "none",
         flow_size=config.flow_size,
     )
+
+
+def split_cores(video: VideoConfig, threads: int = 0) -> Tuple[int, int]:
+    """How a one-pass video run shares the CPU: (painter threads, frame-worker threads).
+
+    With consistency on, a worker thread blends and encodes the previous frame
+    and computes the next one's flow while the painter paints. Oversubscribed
+    (the painter on every core, OpenCV's pool on every core beside it) both
+    wait on each other; on 2 cores one each was 20% faster than two each
+    (benchmarks/results/video_consistency.txt).
+
+    Args:
+        video: the video settings.
+        threads: the painter's requested threads (0: automatic).
+
+    Returns:
+        ``(painter, worker)``; ``painter`` is 0 (automatic) when nothing is to be split.
+    """
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if threads or video.consistency != "flow" or cores < 2:
+        return threads, 1
+    worker = max(1, cores // 8)
+    return cores - worker, worker
 
 
 def _painter_config(painter: Any, video: VideoConfig) -> Tuple[Any, int]:
@@ -178,7 +203,41 @@ def _run(
     paint_start: Optional[float] = None
     stopped = False
     pool: Optional[ThreadPoolExecutor] = None
-    warped: Any = "compute"
+    # One-pass frames finish in a worker thread: while frame k is painted (both
+    # cores, the painter releases the GIL), the worker blends and encodes frame
+    # k-1 and computes frame k's flow and warp. At most one frame is in flight.
+    pending: Optional[Future] = None
+    cv_threads: Optional[int] = None
+
+    def settle() -> None:
+        """Wait for the frame in flight; count it and report it."""
+        nonlocal pending, out_pixels
+        if pending is None:
+            return
+        future, pending = pending, None
+        out_pixels = future.result()
+        result.frames += 1
+        result.painted += 1
+        if on_progress is not None:
+            elapsed = time.perf_counter() - started
+            painting = time.perf_counter() - (paint_start or started)
+            snap = out_pixels
+            on_progress(Progress(
+                kind="video", step=result.frames, total=max(result.total, result.frames),
+                size=snap.shape[:2], elapsed=elapsed,
+                rate=result.painted / painting if painting > 0 else 0.0,
+                snapshot=lambda snap=snap: snap,
+            ))
+
+    def finish(frame: Any, stylized: np.ndarray, ahead: Optional[Future]) -> np.ndarray:
+        if stylized.shape != frame.pixels.shape:  # a painter that resized: back to the frame's size
+            from .source import _resize
+
+            stylized = _resize(stylized, frame.pixels.shape[:2])
+        pixels = blender(frame.pixels, stylized, ahead.result() if ahead is not None else "compute")
+        sink.write(pixels, frame.pts, frame.duration)
+        return pixels
+
     try:
         for item_kind, item in src.items():
             if item_kind == "audio":
@@ -187,6 +246,7 @@ def _run(
                 if sink is None:
                     pending_audio.append(item)
                 else:
+                    settle()  # the container takes packets in order
                     sink.write_audio(item)
                 continue
             frame = item
@@ -219,52 +279,45 @@ def _run(
                 break
             if paint_start is None:
                 paint_start = time.perf_counter()
-            if frame.source_index == last_source and out_pixels is not None:
-                pixels = out_pixels  # --fps repeated this input frame
-            else:
+            one_pass = painter.method != "transfer"
+            if frame.source_index == last_source:  # --fps repeated this input frame
+                settle()
+                assert out_pixels is not None
+                sink.write(out_pixels, frame.pts, frame.duration)
+                result.frames += 1
+                result.painted += 1
+                continue
+            last_source = frame.source_index
+            if one_pass:
+                if pool is None:
+                    pool = ThreadPoolExecutor(1, thread_name_prefix="painterly-frames")
+                    cv_threads = _set_cv_threads(split_cores(vcfg)[1])
+                # Queued behind the previous frame's blend, so it sees that frame's output.
+                ahead = pool.submit(blender.prepare, frame.pixels) if blender.settings.blend > 0 else None
                 try:
-                    if painter.method == "transfer":
-                        stylized, first_iterations, warm_dir = _paint_transfer(
-                            painter, paint_cfg, frame.pixels, blender, vcfg, first_iterations, warm_dir, cancel
-                        )
-                    else:
-                        # The flow and the warp of the previous output need only the inputs and
-                        # that output, so they run while this frame is painted (OpenCV and the
-                        # painter release the GIL).
-                        ahead = None
-                        if blender.settings.blend > 0 and blender.prev_output is not None:
-                            if pool is None:
-                                pool = ThreadPoolExecutor(1, thread_name_prefix="painterly-flow")
-                            ahead = pool.submit(blender.prepare, frame.pixels)
-                        try:
-                            stylized = painter.paint(frame.pixels, cancel=cancel).pixels
-                        finally:
-                            warped = ahead.result() if ahead is not None else "compute"
+                    stylized = painter.paint(frame.pixels, cancel=cancel).pixels
                 except Cancelled:
                     stopped = True
                     break
-                if stylized.shape != frame.pixels.shape:  # a painter that resized: back to the frame's size
-                    from .source import _resize
-
-                    stylized = _resize(stylized, frame.pixels.shape[:2])
-                pixels = blender(frame.pixels, stylized, warped if painter.method != "transfer" else "compute")
-            sink.write(pixels, frame.pts, frame.duration)
-            out_pixels = pixels
-            last_source = frame.source_index
-            result.frames += 1
-            result.painted += 1
-            if on_progress is not None:
-                elapsed = time.perf_counter() - started
-                painting = time.perf_counter() - paint_start
-                snap = pixels
-                on_progress(Progress(
-                    kind="video", step=result.frames, total=max(result.total, result.frames),
-                    size=pixels.shape[:2], elapsed=elapsed,
-                    rate=result.painted / painting if painting > 0 else 0.0,
-                    snapshot=lambda snap=snap: snap,
-                ))
+                settle()
+                pending = pool.submit(finish, frame, stylized, ahead)
+                continue
+            try:
+                stylized, first_iterations, warm_dir = _paint_transfer(
+                    painter, paint_cfg, frame.pixels, blender, vcfg, first_iterations, warm_dir, cancel
+                )
+            except Cancelled:
+                stopped = True
+                break
+            pending = _done_future(finish(frame, stylized, None))
+            settle()
+        settle()
     except BaseException:
         painter.config = original_cfg
+        try:
+            settle()  # the frame in flight is painted: keep it
+        except BaseException:  # noqa: BLE001 - the original error matters more
+            pass
         if sink is not None and result.frames > 0 and out_pixels is not None:
             # Keep what is done, playable and resumable, even when something failed midway.
             try:
@@ -279,6 +332,8 @@ def _run(
         painter.config = original_cfg
         if pool is not None:
             pool.shutdown(wait=True)
+        if cv_threads is not None:
+            _set_cv_threads(cv_threads)
         if warm_dir is not None:
             warm_dir.cleanup()
     result.seconds = time.perf_counter() - started
@@ -301,6 +356,23 @@ def _run(
         result.total = result.frames
     resume_state.clear(sidecar)
     return result
+
+
+def _set_cv_threads(count: int) -> int:
+    """Set OpenCV's thread count (process-wide); returns the previous one to restore."""
+    from ..errors import require
+
+    cv2: Any = require("cv2", "video")
+    previous = cv2.getNumThreads()
+    cv2.setNumThreads(count)
+    return previous
+
+
+def _done_future(value: Any) -> Future:
+    """A future already holding ``value`` (the synchronous path shares :func:`_run`'s bookkeeping)."""
+    future: Future = Future()
+    future.set_result(value)
+    return future
 
 
 def _open_sink(out: Path, kind: str, shape: Tuple[int, int], src: VideoSource, vcfg: VideoConfig, notes: List[str]) -> Any:
@@ -383,8 +455,8 @@ def stylize_video(
     Raises:
         Cancelled, ConfigError, ModelError, VideoError, OutputError.
     """
-    from ..config import TransferConfig
-    from ..jobs.painters import make_painter, one_pass_painter
+    from ..config import StylizeConfig, TransferConfig
+    from ..jobs.painters import Painter, make_painter, one_pass_painter
 
     if transfer_styles:
         if model is not None or style_images:
@@ -392,8 +464,11 @@ def stylize_video(
         cfg = config if config is not None else TransferConfig()
         painter = make_painter("transfer", cfg, styles=tuple(transfer_styles))
     else:
+        if not isinstance(model, Painter):  # a loaded painter keeps its threads
+            cfg = config if config is not None else StylizeConfig()
+            config = cfg.replace(threads=split_cores(video or VideoConfig(), cfg.threads)[0])
         painter = one_pass_painter(model, style_images, config)
     return run_video(painter, input, output, video, on_progress=on_progress, cancel=cancel)
 
 
-__all__ = ["VideoResult", "blend_settings", "run_video", "stylize_video"]
+__all__ = ["VideoResult", "blend_settings", "run_video", "split_cores", "stylize_video"]
