@@ -20,7 +20,7 @@ from ..errors import ConfigError
 #: Temporal consistency modes: ``flow`` (warp and blend the previous frame) or ``none`` (per frame).
 CONSISTENCY_MODES = ("flow", "none")
 #: DIS optical-flow presets, fastest first.
-FLOW_PRESETS = ("ultrafast", "fast", "balanced", "medium")
+FLOW_PRESETS = ("ultrafast", "fast", "medium")
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,7 @@ class VideoConfig:
         1.5, "most the blended texture's contrast is boosted back to the current painting's (1: never; "
         "keeps the blend from drifting into blur)"
     )
-    flow: str = _opt(
-        "balanced", "optical-flow quality (DIS preset): ultrafast, fast, balanced (medium's accuracy at half its time) "
-        "or medium", choices=FLOW_PRESETS,
-    )
+    flow: str = _opt("medium", "optical-flow quality (DIS preset): ultrafast, fast or medium", choices=FLOW_PRESETS)
     flow_size: int = _opt(640, "compute the flow at most at this long side in px (0: full size)")
     flow_check: bool = _opt(
         False, "also compute the forward flow and distrust pixels failing the forward-backward occlusion test "

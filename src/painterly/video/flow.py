@@ -23,17 +23,8 @@ import numpy as np
 
 from ..errors import require
 
-#: DIS presets by name, fastest first: OpenCV's three and ``balanced``, painterly's
-#: default while painting (metrics use ``medium``).
-PRESETS = ("ultrafast", "fast", "balanced", "medium")
-
-#: ``balanced``: DIS medium (patches down to full resolution, where the fine
-#: motion of fur and leaves is) with a sparser patch grid, fewer descent steps
-#: and one variational refinement pass. On the fox clip its photometric warp
-#: error matched medium's (0.768 vs 0.776 grey levels) at under half the time
-#: (benchmarks/results/video_consistency.txt); ``fast`` stops a scale coarser
-#: (0.964) and the consistent output's flicker rose by 40%.
-BALANCED = {"PatchStride": 4, "GradientDescentIterations": 16, "VariationalRefinementIterations": 1}
+#: DIS presets by name, fastest first (painterly paints with ``medium``, the metrics use it too).
+PRESETS = ("ultrafast", "fast", "medium")
 
 
 def _cv2() -> object:
@@ -62,15 +53,11 @@ class FlowEstimator:
         ids = {
             "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,  # type: ignore[attr-defined]
             "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,  # type: ignore[attr-defined]
-            "balanced": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,  # type: ignore[attr-defined]
             "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,  # type: ignore[attr-defined]
         }
         self.preset = preset
         self.max_side = max_side
         self._dis = cv2.DISOpticalFlow_create(ids[preset])  # type: ignore[attr-defined]
-        if preset == "balanced":
-            for name, value in BALANCED.items():
-                getattr(self._dis, "set" + name)(value)
 
     def __call__(self, source: np.ndarray, target: np.ndarray) -> np.ndarray:
         """Flow from ``source`` to ``target`` (uint8 (H, W) luma each): float32 (H, W, 2) px."""

@@ -75,7 +75,7 @@ class BlendSettings:
     detail_target: float = 1.0
     bands: tuple = (1.0, 3.0, 8.0)
     warp_mode: str = "clamped"
-    flow_preset: str = "balanced"
+    flow_preset: str = "medium"
     flow_size: int = 640
     check_preset: str = "medium"
     check_slack: float = 2.0
