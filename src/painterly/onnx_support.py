@@ -42,10 +42,6 @@ def make_session(path: Any, device: str = "cpu", threads: int = 0) -> Any:
     options = ort.SessionOptions()
     options.intra_op_num_threads = max(0, int(threads))
     options.inter_op_num_threads = 1
-    # Idle intra-op threads sleep instead of spinning: a spinning pool takes the
-    # cores the video runner's flow thread and the encoder need, and a single
-    # image loses nothing measurable (benchmarks/results/video_consistency.txt).
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     # Warnings about deduplicated initializers and the like are not the user's business.
     options.log_severity_level = 3
     providers = onnx_providers(device, ort.get_available_providers())

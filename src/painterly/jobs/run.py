@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -167,25 +168,55 @@ def paint_one(
     returns status ``cancelled``; unreadable inputs and unwritable outputs
     return status ``failed`` with the reason in ``error``.
     """
+    start = time.perf_counter()
+    read = _read_stage(painter, source, target)
+    if isinstance(read, ItemResult):
+        return read
+    done = _paint_stage(painter, source, read, start, on_progress, cancel)
+    if isinstance(done, ItemResult):
+        return done
+    return _write_stage(painter, source, target, done, start, quality, save_config)
+
+
+def _read_stage(painter: Painter, source: Path, target: Path) -> Any:
+    """The photo's pixels, or a failed :class:`ItemResult`."""
+    start = time.perf_counter()
+    if same_file(source, target):
+        return ItemResult(str(source), None, "failed", error=f"the output {target} would overwrite the input")
+    try:
+        return read_pixels(source, painter)
+    except ImageError as exc:
+        return ItemResult(str(source), None, "failed", time.perf_counter() - start, _one_line(str(exc)), exception=exc)
+
+
+def _paint_stage(
+    painter: Painter, source: Path, pixels: Any, start: float, on_progress: OptionalCallback, cancel: OptionalCancel,
+) -> Any:
+    """``(painting, status, error)`` to write, or an :class:`ItemResult` when there is nothing to write."""
+    status, error = "done", ""
+    try:
+        painting: Optional[Painting] = painter.paint(pixels, on_progress=on_progress, cancel=cancel)
+    except Cancelled as exc:
+        painting = exc.result if isinstance(exc.result, Painting) else None
+        status, error = "cancelled", _one_line(str(exc))
+    except ImageError as exc:
+        return ItemResult(str(source), None, "failed", time.perf_counter() - start, _one_line(str(exc)), exception=exc)
+    if painting is None:
+        return ItemResult(str(source), None, status, time.perf_counter() - start, error)
+    return painting, status, error
+
+
+def _write_stage(
+    painter: Painter, source: Path, target: Path, done: Tuple[Painting, str, str], start: float,
+    quality: int, save_config: bool,
+) -> ItemResult:
+    """Write the painting atomically (and its config); the item's result."""
     from PIL import Image
 
     from ..imaging.io import save_image, write_atomic
 
-    start = time.perf_counter()
-    if same_file(source, target):
-        return ItemResult(str(source), None, "failed", error=f"the output {target} would overwrite the input")
-    painting: Optional[Painting] = None
-    status, error = "done", ""
+    painting, status, error = done
     try:
-        pixels = read_pixels(source, painter)
-        try:
-            painting = painter.paint(pixels, on_progress=on_progress, cancel=cancel)
-        except Cancelled as exc:
-            painting = exc.result if isinstance(exc.result, Painting) else None
-            status, error = "cancelled", _one_line(str(exc))
-        del pixels
-        if painting is None:
-            return ItemResult(str(source), None, status, time.perf_counter() - start, error)
         path = save_image(Image.fromarray(painting.pixels), target, quality=quality)
         if save_config:
             write_atomic(str(path) + ".json", painter.config.to_json() + "\n")
@@ -255,32 +286,73 @@ def run_job(
     items: List[ItemResult] = []
     n = len(files)
     cancelled = False
-    for index, (source, target) in enumerate(zip(files, outputs)):
-        if cancelled or is_cancelled(cancel):
-            cancelled = True
-            items.append(ItemResult(str(source), None, "cancelled", error="the job was cancelled first"))
-            continue
-        if spec.skip_existing and target.is_file():
-            items.append(ItemResult(str(source), str(target), "skipped"))
-            continue
+    # One-pass painters take a fraction of a second per photo, so decoding the next
+    # photo and encoding the last painting (PIL releases the GIL for both) run in a
+    # thread beside the painter; optimization's minutes per image gain nothing from it.
+    io = ThreadPoolExecutor(1, thread_name_prefix="painterly-io") if n > 1 and spec.method != "transfer" else None
+    reads: Dict[int, Future] = {}
+    writing: Optional[Tuple[int, Future]] = None
 
-        def forward(event: Progress, _index: int = index) -> None:
-            if on_progress is not None:
-                on_progress(dataclasses.replace(event, item=_index, items=n))
+    def todo(index: int) -> bool:
+        return not (spec.skip_existing and outputs[index].is_file())
 
-        item = paint_one(
-            painter, source, target, quality=spec.quality, save_config=spec.save_config,
-            on_progress=forward, cancel=cancel,
-        )
+    def prefetch(index: int) -> None:
+        if io is not None and index < n and index not in reads and todo(index):
+            reads[index] = io.submit(_read_stage, painter, files[index], outputs[index])
+
+    def report(index: int, item: ItemResult) -> None:
         items.append(item)
         if on_item is not None:
             on_item(item)
-        if item.status == "cancelled":
-            cancelled = True
         if on_progress is not None:
             # A job-level event (items done of all), so a receiver sees the count move even for
             # painters that report nothing within an image.
             on_progress(Progress(kind="job", step=index + 1, total=n, elapsed=time.perf_counter() - start))
+
+    def settle() -> None:
+        nonlocal writing
+        if writing is not None:
+            index, future = writing
+            writing = None
+            report(index, future.result())
+
+    try:
+        for index, (source, target) in enumerate(zip(files, outputs)):
+            if cancelled or is_cancelled(cancel):
+                cancelled = True
+                settle()
+                items.append(ItemResult(str(source), None, "cancelled", error="the job was cancelled first"))
+                continue
+            if not todo(index):
+                settle()
+                items.append(ItemResult(str(source), str(target), "skipped"))
+                continue
+
+            def forward(event: Progress, _index: int = index) -> None:
+                if on_progress is not None:
+                    on_progress(dataclasses.replace(event, item=_index, items=n))
+
+            item_start = time.perf_counter()
+            read = reads.pop(index).result() if index in reads else _read_stage(painter, source, target)
+            prefetch(index + 1)
+            done = read if isinstance(read, ItemResult) else _paint_stage(painter, source, read, item_start, forward, cancel)
+            del read
+            settle()
+            if isinstance(done, ItemResult):
+                report(index, done)
+            elif io is not None:
+                writing = (index, io.submit(
+                    _write_stage, painter, source, target, done, item_start, spec.quality, spec.save_config))
+                if done[1] == "cancelled":
+                    settle()
+            else:
+                report(index, _write_stage(painter, source, target, done, item_start, spec.quality, spec.save_config))
+            if items and items[-1].status == "cancelled":
+                cancelled = True
+        settle()
+    finally:
+        if io is not None:
+            io.shutdown(wait=True, cancel_futures=True)
     return JobResult(items, time.perf_counter() - start, painter.name, to_folder, notes, cancelled)
 
 
