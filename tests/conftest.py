@@ -100,11 +100,12 @@ def vgg() -> Any:
 
 @pytest.fixture(scope="session")
 def tiny_config() -> Callable[..., Any]:
-    """Factory of cheap TransferConfigs: 48 px, 8 iterations, one scale, style at 48 px."""
+    """Factory of cheap TransferConfigs: 48 px, 8 iterations, one scale, style at 48 px, float32
+    (exact values; the bfloat16 path has its own tests)."""
     from painterly.config import TransferConfig
 
     def make(**changes: Any) -> TransferConfig:
-        values = dict(size=48, iterations=8, multiscale=False, style_size=48)
+        values = dict(size=48, iterations=8, multiscale=False, style_size=48, precision="float32")
         values.update(changes)
         return TransferConfig(**values)
 

