@@ -215,7 +215,10 @@ def _run(
         if pending is None:
             return
         future, pending = pending, None
-        out_pixels = future.result()
+        frame, out_pixels = future.result()
+        # Encoded here rather than in the worker: on 2 cores the worker (flow, warp,
+        # blend) is the longer of the two jobs.
+        sink.write(out_pixels, frame.pts, frame.duration)
         result.frames += 1
         result.painted += 1
         if on_progress is not None:
@@ -229,14 +232,12 @@ def _run(
                 snapshot=lambda snap=snap: snap,
             ))
 
-    def finish(frame: Any, stylized: np.ndarray, ahead: Optional[Future]) -> np.ndarray:
+    def finish(frame: Any, stylized: np.ndarray, ahead: Optional[Future]) -> Tuple[Any, np.ndarray]:
         if stylized.shape != frame.pixels.shape:  # a painter that resized: back to the frame's size
             from .source import _resize
 
             stylized = _resize(stylized, frame.pixels.shape[:2])
-        pixels = blender(frame.pixels, stylized, ahead.result() if ahead is not None else "compute")
-        sink.write(pixels, frame.pts, frame.duration)
-        return pixels
+        return frame, blender(frame.pixels, stylized, ahead.result() if ahead is not None else "compute")
 
     try:
         for item_kind, item in src.items():
