@@ -42,6 +42,21 @@ def png_bytes(name: str = "chelsea.jpg", size: int = 64) -> bytes:
         return buf.getvalue()
 
 
+def mutated(rng: Any, seeds: Sequence[bytes], edits: int, max_cut: int, max_insert: int) -> bytes:
+    """One of ``seeds`` with 1..``edits`` random byte flips, cuts and insertions (upload fuzzing)."""
+    data = bytearray(rng.choice(seeds))
+    for _ in range(rng.randint(1, edits)):
+        i = rng.randrange(len(data))
+        kind = rng.random()
+        if kind < 0.6:
+            data[i] = rng.randrange(256)
+        elif kind < 0.8:
+            del data[i: i + rng.randint(1, max_cut)]
+        else:
+            data[i:i] = os.urandom(rng.randint(1, max_insert))
+    return bytes(data)
+
+
 def png_header_bomb(width: int = 100_000, height: int = 100_000) -> bytes:
     """A valid PNG signature and IHDR claiming ``width x height`` pixels, with a tiny IDAT."""
 

@@ -15,7 +15,8 @@ pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
 
 from service_support import (  # noqa: E402
-    LONG_TRANSFER, SHORT_TRANSFER, Server, decode, png_bytes, png_header_bomb, read_events, submit, wait_for,
+    LONG_TRANSFER, SHORT_TRANSFER, Server, decode, mutated, png_bytes, png_header_bomb, read_events, submit,
+    wait_for,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -219,17 +220,8 @@ def test_mutated_uploads_never_500(client: Any, photo: bytes) -> None:
         seeds.append(buf.getvalue())
     accepted = []
     for _ in range(HTTP_FUZZ):
-        data = bytearray(rng.choice(seeds))
-        for _ in range(rng.randint(1, 6)):
-            i = rng.randrange(len(data))
-            kind = rng.random()
-            if kind < 0.6:
-                data[i] = rng.randrange(256)
-            elif kind < 0.8:
-                del data[i: i + rng.randint(1, 64)]
-            else:
-                data[i:i] = os.urandom(rng.randint(1, 32))
-        r = submit(client, "stylize", bytes(data), model="wave", config={"size": 32})
+        data = mutated(rng, seeds, edits=6, max_cut=64, max_insert=32)
+        r = submit(client, "stylize", data, model="wave", config={"size": 32})
         assert r.status_code in (202, 400, 413, 415), r.text
         assert "error" in r.json() or r.status_code == 202
         if r.status_code == 202:
