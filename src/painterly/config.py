@@ -132,7 +132,8 @@ class TrainConfig:
     tv_weight: float = _opt(1.0, "weight of the total-variation smoothness loss")
     temporal_weight: float = _opt(
         0.0, "weight of the stability term (output of a slightly moved, noisy crop must match the moved output): "
-        "steadier video frame by frame; 0: off, about 100-300 to use it (see docs/models.md)"
+        "steadier video frame by frame, at the cost of fine texture; 0: off; try 10-30 "
+        "(benchmarks/results/temporal_training.txt)"
     )
     init_model: str = _opt("", "start from this model's weights (a name from 'painterly models' or a .safetensors file "
                            "of the same architecture and number of styles): fine-tuning")
