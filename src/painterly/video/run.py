@@ -210,7 +210,7 @@ def _run(
     cv_threads: Optional[int] = None
 
     def settle() -> None:
-        """Wait for the frame in flight; count it and report it."""
+        """Wait for the frame in flight; write it, count it and report it."""
         nonlocal pending, out_pixels
         if pending is None:
             return
@@ -218,13 +218,17 @@ def _run(
         frame, out_pixels = future.result()
         # Encoded here rather than in the worker: on 2 cores the worker (flow, warp,
         # blend) is the longer of the two jobs.
-        sink.write(out_pixels, frame.pts, frame.duration)
+        written(frame, out_pixels)
+
+    def written(frame: Any, pixels: np.ndarray) -> None:
+        """Write a finished frame, count it and report it."""
+        sink.write(pixels, frame.pts, frame.duration)
         result.frames += 1
         result.painted += 1
         if on_progress is not None:
             elapsed = time.perf_counter() - started
             painting = time.perf_counter() - (paint_start or started)
-            snap = out_pixels
+            snap = pixels
             on_progress(Progress(
                 kind="video", step=result.frames, total=max(result.total, result.frames),
                 size=snap.shape[:2], elapsed=elapsed,
@@ -284,9 +288,7 @@ def _run(
             if frame.source_index == last_source:  # --fps repeated this input frame
                 settle()
                 assert out_pixels is not None
-                sink.write(out_pixels, frame.pts, frame.duration)
-                result.frames += 1
-                result.painted += 1
+                written(frame, out_pixels)
                 continue
             last_source = frame.source_index
             if one_pass:
