@@ -275,9 +275,17 @@ def test_start_duration_size_and_fps(clips: dict, painter: Any, tmp_path: Path) 
     # The audio packets of the range, shifted by the start, bytes unchanged.
     kept = dict(src["audio"])
     assert info["audio"] and all(kept.get(pts + round(0.4 * 16000)) == data for pts, data in info["audio"])
+    from painterly.video.run import run_video
+
     resampled = _run(painter, clips["long"], tmp_path / "fps.mp4", fps=10)
     times = probe(tmp_path / "fps.mp4")["times"]
     assert resampled.frames == len(times) == 16 and times[1] == pytest.approx(0.1, abs=1e-3)
+    # Up-sampled: each input frame is written twice, painted once, and every frame is reported.
+    steps: list = []
+    doubled = run_video(painter, clips["long"], tmp_path / "fps50.mp4", VideoConfig(fps=50, duration=0.2),
+                        on_progress=lambda e: steps.append(e.step))
+    assert doubled.frames == len(probe(tmp_path / "fps50.mp4")["times"]) == 10
+    assert steps == list(range(1, 11))
 
 
 # -- consistency --------------------------------------------------------------------
