@@ -87,15 +87,13 @@ def sample_grid(flow: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     return xs, ys
 
 
-def warp(image: np.ndarray, flow: np.ndarray, *, cubic: bool = False, mode: str = "") -> np.ndarray:
+def warp(image: np.ndarray, flow: np.ndarray, *, mode: str = "linear") -> np.ndarray:
     """Bring ``image`` into the geometry of the flow's source frame: ``out[x] = image[x + flow(x)]``.
 
     Args:
         image: (H, W) or (H, W, C) array, uint8 or float32.
         flow: float32 (H, W, 2) from the wanted frame to ``image``'s frame.
-        cubic: bicubic instead of bilinear sampling.
-        mode: ``linear``, ``cubic``, ``clamped`` or ``lanczos`` (overrides
-            ``cubic``). Each resampling softens the finest texture a little
+        mode: ``linear``, ``cubic``, ``clamped`` or ``lanczos``. Each resampling softens the finest texture a little
             (bilinear most); a result warped again and again keeps its brush
             detail with Lanczos or ``clamped``: bicubic limited to the range
             of the four pixels around each sampling point, so that its
@@ -113,7 +111,6 @@ def warp(image: np.ndarray, flow: np.ndarray, *, cubic: bool = False, mode: str 
         "clamped": cv2.INTER_CUBIC,  # type: ignore[attr-defined]
         "lanczos": cv2.INTER_LANCZOS4,  # type: ignore[attr-defined]
     }
-    mode = mode or ("cubic" if cubic else "linear")
     maps = cv2.convertMaps(xs, ys, cv2.CV_16SC2)  # type: ignore[attr-defined]  # fixed point: faster, same result
     out = cv2.remap(image, maps[0], maps[1], modes[mode], borderMode=cv2.BORDER_REPLICATE)  # type: ignore[attr-defined]
     if mode != "clamped":
