@@ -108,3 +108,40 @@ def test_onnx_stylize_never_imports_torch(models, tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.stdout.strip() == "0 []", result.stdout + result.stderr
     assert out.is_file()
+
+
+def test_statistics_switches_become_constants_for_whole_pictures(models):
+    from painterly.onnx_graph import graph_inputs, without_inputs
+
+    data = models[1].read_bytes()
+    names = ["norm_stats", "use_norm_stats", "record_norm_stats"]
+    assert graph_inputs(data) == ["image", "style_weights", *names]
+    plain, dropped = without_inputs(data, names)
+    assert dropped == set(names)
+    edited = onnx.load_from_string(plain)
+    onnx.checker.check_model(edited)
+    assert [i.name for i in edited.graph.input] == ["image", "style_weights"]
+    # Everything else is byte for byte the same: the weights, the metadata, the outputs.
+    assert {i.name for i in edited.graph.initializer} == {i.name for i in onnx.load(str(models[1])).graph.initializer}
+    assert {p.key: p.value for p in edited.metadata_props} == {
+        p.key: p.value for p in onnx.load(str(models[1])).metadata_props}
+    x = np.random.default_rng(3).random((1, 3, 36, 44), dtype=np.float32)
+    feed = {"image": x, "style_weights": np.array([[0.3, 0.7]], np.float32)}
+    before = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(["stylized"], feed)[0]
+    after = ort.InferenceSession(plain, providers=["CPUExecutionProvider"]).run(["stylized"], feed)[0]
+    np.testing.assert_allclose(after, before, atol=1e-5)
+    # The stylizer paints whole pictures with the edited graph and loads the file as it is only for tiles.
+    stylizer = load_stylizer(models[1])
+    assert stylizer.supports_norm_stats and stylizer._stats_session is None
+    assert [i.name for i in stylizer.session.get_inputs()] == ["image", "style_weights"]
+    assert stylizer.norm_stats(x).shape[0] == 1 and stylizer._stats_session is not None
+
+
+def test_graph_edit_refuses_what_is_not_protobuf_and_keeps_unmatched_models(models):
+    from painterly.onnx_graph import without_inputs
+
+    data = models[1].read_bytes()
+    assert without_inputs(data, ["no_such_input"]) == (data, set())
+    for junk in (b"\xff" * 16, data[:2000], b"\x0b\x0c"):
+        with pytest.raises(ValueError):
+            without_inputs(junk, ["norm_stats"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, List
+from typing import Any, List, Optional
 
 from .errors import ModelError, UsageError
 
@@ -22,11 +22,12 @@ def onnx_providers(device: str, available: List[str]) -> List[str]:
     raise UsageError(f"device {device}: ONNX models run on cpu or cuda")
 
 
-def make_session(path: Any, device: str = "cpu", threads: int = 0) -> Any:
+def make_session(path: Any, device: str = "cpu", threads: int = 0, model: Optional[bytes] = None) -> Any:
     """An onnxruntime session for the model file ``path``: the one place sessions are built.
 
     Args:
-        path: the ``.onnx`` file.
+        path: the ``.onnx`` file (named in errors).
+        model: the model's bytes to load instead of reading ``path`` (an edited copy).
         device: cpu, cuda or cuda:N.
         threads: intra-op threads (0: onnxruntime's default, all cores); one
             inter-op thread, since these graphs are a single chain.
@@ -46,7 +47,7 @@ def make_session(path: Any, device: str = "cpu", threads: int = 0) -> Any:
     options.log_severity_level = 3
     providers = onnx_providers(device, ort.get_available_providers())
     try:
-        return ort.InferenceSession(str(path), options, providers=providers)
+        return ort.InferenceSession(str(path) if model is None else model, options, providers=providers)
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own kinds for bad files
         reason = " ".join(str(exc).split())[:200]
         raise ModelError(f"model file {path} is corrupt or not an ONNX model ({reason})") from exc

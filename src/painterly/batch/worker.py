@@ -110,8 +110,10 @@ def load_painter(setup: WorkerSetup) -> Any:
         PainterlyError: an unusable model, style image or setting (ModelError, ImageError, ConfigError ...).
     """
     from ..jobs.painters import make_painter
+    from ..memory import reuse_freed_memory
 
     limit_threads(setup.threads)
+    reuse_freed_memory()
     cfg = setup.config
     load_cfg = cfg
     if setup.threads > 0 and hasattr(cfg, "threads"):

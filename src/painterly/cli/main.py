@@ -332,6 +332,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if getattr(args, "func", None) is None:
             _err("error: missing command; choose from transfer, demo, layers (see 'painterly --help')")
             return EXIT_USAGE
+        from ..memory import reuse_freed_memory
+
+        reuse_freed_memory()
         return int(args.func(args))
     except ArgumentError as exc:
         _err(f"error: {_one_line(str(exc))} (see '{exc.prog} --help')")

@@ -83,6 +83,7 @@ def _serve(args: argparse.Namespace, sock: socket.socket, data: Path, token: str
     except OSError as exc:
         raise UsageError(f"--data {data}: cannot create the folder ({exc.strerror})") from None
     from ..jobs.api import set_threads
+    from ..memory import reuse_freed_memory
     from ..service.app import Settings, _threads_per_job, create_app
 
     settings = Settings(
@@ -90,6 +91,7 @@ def _serve(args: argparse.Namespace, sock: socket.socket, data: Path, token: str
         max_queued=args.max_queue, token=token, cors=tuple(args.cors or ()), threads=args.threads,
     )
     set_threads(args.threads or _threads_per_job(args.workers))
+    reuse_freed_memory()
     # Painting threads hold the GIL in bursts; a shorter switch interval keeps the
     # event loop answering status requests promptly while they run.
     sys.setswitchinterval(0.001)

@@ -208,21 +208,30 @@ def _run(
     # k-1 and computes frame k's flow and warp. At most one frame is in flight.
     pending: Optional[Future] = None
     cv_threads: Optional[int] = None
+    balance = _EncoderPlace()
 
-    def settle() -> None:
-        """Wait for the frame in flight; write it, count it and report it."""
+    def collect() -> Optional[Tuple[Any, np.ndarray, bool]]:
+        """Wait for the frame in flight: ``(frame, pixels, encoded)``, or None when there is none."""
         nonlocal pending, out_pixels
         if pending is None:
-            return
+            return None
         future, pending = pending, None
-        frame, out_pixels = future.result()
-        # Encoded here rather than in the worker: on 2 cores the worker (flow, warp,
-        # blend) is the longer of the two jobs.
-        written(frame, out_pixels)
+        frame, out_pixels, encoded = future.result()
+        for packet in pending_audio:  # the muxer interleaves by time; each stream stays in order
+            sink.write_audio(packet)
+        pending_audio.clear()
+        return frame, out_pixels, encoded
 
-    def written(frame: Any, pixels: np.ndarray) -> None:
-        """Write a finished frame, count it and report it."""
-        sink.write(pixels, frame.pts, frame.duration)
+    def settle() -> None:
+        """Wait for the frame in flight; write it (unless the worker did), count it and report it."""
+        late = collect()
+        if late is not None:
+            written(*late)
+
+    def written(frame: Any, pixels: np.ndarray, encoded: bool = False) -> None:
+        """Write a finished frame (unless ``encoded`` already), count it and report it."""
+        if not encoded:
+            sink.write(pixels, frame.pts, frame.duration)
         result.frames += 1
         result.painted += 1
         if on_progress is not None:
@@ -236,22 +245,28 @@ def _run(
                 snapshot=lambda snap=snap: snap,
             ))
 
-    def finish(frame: Any, stylized: np.ndarray, ahead: Optional[Future]) -> Tuple[Any, np.ndarray]:
+    def finish(frame: Any, stylized: np.ndarray, ahead: Optional[Future], encode: bool) -> Tuple[Any, np.ndarray, bool]:
+        start = time.perf_counter()
         if stylized.shape != frame.pixels.shape:  # a painter that resized: back to the frame's size
             from .source import _resize
 
             stylized = _resize(stylized, frame.pixels.shape[:2])
-        return frame, blender(frame.pixels, stylized, ahead.result() if ahead is not None else "compute")
+        out = blender(frame.pixels, stylized, ahead.result() if ahead is not None else "compute")
+        balance.worked(time.perf_counter() - start)
+        if encode:  # the main thread writes only frames the worker left, and only after collect()
+            sink.write(out, frame.pts, frame.duration)
+        return frame, out, encode
 
     try:
         for item_kind, item in src.items():
             if item_kind == "audio":
                 if not vcfg.audio:
                     continue
-                if sink is None:
+                if sink is None or pending is not None:
+                    # Held until the main thread owns the container again (collect()):
+                    # waiting for the worker here would stall the painter at every packet.
                     pending_audio.append(item)
                 else:
-                    settle()  # the container takes packets in order
                     sink.write_audio(item)
                 continue
             frame = item
@@ -296,14 +311,22 @@ def _run(
                     pool = ThreadPoolExecutor(1, thread_name_prefix="painterly-frames")
                     cv_threads = _set_cv_threads(split_cores(vcfg)[1])
                 # Queued behind the previous frame's blend, so it sees that frame's output.
-                ahead = pool.submit(blender.prepare, frame.pixels) if blender.settings.blend > 0 else None
+                ahead = pool.submit(balance.timed, blender.prepare, frame.pixels) if blender.settings.blend > 0 else None
                 try:
+                    painting_since = time.perf_counter()
                     stylized = painter.paint(frame.pixels, cancel=cancel).pixels
+                    balance.painted(time.perf_counter() - painting_since)
                 except Cancelled:
                     stopped = True
                     break
-                settle()
-                pending = pool.submit(finish, frame, stylized, ahead)
+                in_worker = balance.encode_in_worker()
+                late = collect()
+                if late is not None and not late[2] and in_worker:
+                    written(*late)  # before the worker may write this frame
+                    late = None
+                pending = pool.submit(finish, frame, stylized, ahead, in_worker)
+                if late is not None:
+                    written(*late)  # encoding here overlaps the worker's blend
                 continue
             try:
                 stylized, first_iterations, warm_dir = _paint_transfer(
@@ -312,7 +335,7 @@ def _run(
             except Cancelled:
                 stopped = True
                 break
-            pending = _done_future(finish(frame, stylized, None))
+            pending = _done_future(finish(frame, stylized, None, True))
             settle()
         settle()
     except BaseException:
@@ -359,6 +382,47 @@ def _run(
         result.total = result.frames
     resume_state.clear(sidecar)
     return result
+
+
+class _EncoderPlace:
+    """Where a one-pass run encodes: beside the blend in the worker, or on the painting thread.
+
+    With one core each (:func:`split_cores`), the encoder (10-20 ms a frame at
+    640 px) belongs to whichever job is shorter, and that depends on the frame
+    size and the model: on 640x640 frames the painter was the longer job, on
+    640x360 ones the worker (benchmarks/results/video_consistency.txt).
+    Running means of both jobs' seconds per frame decide, frame by frame.
+    """
+
+    def __init__(self) -> None:
+        self.paint = 0.0
+        self.work = 0.0
+        self._ahead = 0.0  # the next frame's flow and warp, computed before its blend
+
+    @staticmethod
+    def _mean(mean: float, seconds: float) -> float:
+        return seconds if mean == 0.0 else 0.8 * mean + 0.2 * seconds
+
+    def painted(self, seconds: float) -> None:
+        """The painter took ``seconds`` for a frame."""
+        self.paint = self._mean(self.paint, seconds)
+
+    def worked(self, seconds: float) -> None:
+        """The worker blended a frame in ``seconds`` (called from the worker, after :meth:`timed`'s part)."""
+        self.work = self._mean(self.work, seconds + self._ahead)
+        self._ahead = 0.0
+
+    def timed(self, fn: Any, *args: Any) -> Any:
+        """``fn(*args)`` for the next frame's flow and warp, its time counted as the worker's."""
+        start = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            self._ahead = time.perf_counter() - start
+
+    def encode_in_worker(self) -> bool:
+        """True: the worker is the shorter job (or nothing is known yet)."""
+        return self.paint >= self.work
 
 
 def _set_cv_threads(count: int) -> int:
