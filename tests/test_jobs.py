@@ -303,3 +303,66 @@ def test_a_job_never_imports_the_cli_or_the_service(tmp_path, content_path):
         "assert 'torch' not in sys.modules  # an ONNX model runs without torch\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def _photo_folder(folder: Path, count: int, bad_at: int = -1) -> Path:
+    folder.mkdir()
+    photos = [DATA / "chelsea.jpg", DATA / "astronaut.jpg"]
+    for i in range(count):
+        if i == bad_at:
+            (folder / f"p{i}.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+            continue
+        image = Image.open(photos[i % 2]).convert("RGB")
+        image.crop((i * 7, 0, image.width - i * 5, image.height)).resize((80 + 4 * i, 60)).save(folder / f"p{i}.png")
+    return folder
+
+
+def test_paint_lanes_only_for_folders_through_trained_models():
+    from painterly.jobs.painters import paint_lanes, usable_cores
+
+    two = 2 if usable_cores() >= 2 else 1
+    assert paint_lanes("stylize", StylizeConfig(model="wave"), 5) == two
+    assert paint_lanes("stylize", StylizeConfig(model="wave"), 1) == 1  # one photo: all cores on it
+    assert paint_lanes("stylize", StylizeConfig(model="wave", threads=1), 5) == 1  # the user chose
+    assert paint_lanes("arbitrary", StylizeConfig(style_images=("x.jpg",)), 5) == 1
+    assert paint_lanes("transfer", TransferConfig(), 5) == 1
+
+
+def test_a_folder_in_two_lanes_matches_one_at_a_time_in_input_order(tmp_path):
+    from painterly.jobs.painters import make_painter
+
+    folder = _photo_folder(tmp_path / "in", 6, bad_at=3)
+    cfg = StylizeConfig(model="wave")
+    painter = make_painter("stylize", cfg, lanes=2)
+    assert painter.lanes == 2
+    events = []
+    lanes = run_job(JobSpec("stylize", (str(folder),), str(tmp_path / "two"), cfg), painter=painter,
+                    on_progress=events.append)
+    single = run_job(JobSpec("stylize", (str(folder),), str(tmp_path / "one"), cfg.replace(threads=1)))
+    assert [Path(i.input).name for i in lanes.items] == [f"p{i}.{'jpg' if i == 3 else 'png'}" for i in range(6)]
+    assert [i.status for i in lanes.items] == ["done"] * 3 + ["failed"] + ["done"] * 2
+    assert [i.status for i in single.items] == [i.status for i in lanes.items]
+    for a, b in zip(lanes.items, single.items):
+        if a.status == "done":
+            assert a.size == b.size
+            np.testing.assert_array_equal(np.asarray(Image.open(a.output)), np.asarray(Image.open(b.output)))
+    assert [e.step for e in events if e.kind == "job"] == [1, 2, 3, 4, 5, 6]  # in input order
+    # Each image's own events carry its index, whichever lane painted it.
+    assert {e.item for e in events if e.kind == "stylize"} == {0, 1, 2, 4, 5}
+
+
+def test_a_cancel_stops_the_lanes_and_keeps_what_was_written(tmp_path):
+    from painterly.jobs.painters import make_painter
+
+    folder = _photo_folder(tmp_path / "in", 6)
+    cancel = threading.Event()
+    on_progress, _ = _cancel_when(cancel, lambda e: e.kind == "job" and e.step == 1)
+    painter = make_painter("stylize", StylizeConfig(model="wave"), lanes=2)
+    result = run_job(JobSpec("stylize", (str(folder),), str(tmp_path / "out"), painter.config), painter=painter,
+                     on_progress=on_progress, cancel=cancel)
+    statuses = [i.status for i in result.items]
+    assert result.cancelled and len(statuses) == 6
+    # Image 2 was in flight when the cancel came: written if it was already painting, else not.
+    assert statuses[0] == "done" and statuses[1] in ("done", "cancelled") and statuses[2:] == ["cancelled"] * 4
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == [f"p{i}.png" for i, s in enumerate(statuses) if s == "done"]

@@ -113,7 +113,7 @@ def _train_with_bar(train_fn: Any, cfg: Any, quiet: bool, describe: Any) -> int:
 def cmd_stylize(args: argparse.Namespace) -> int:
     from ..fast.stylize import parse_style_weights, style_weight_vector
     from ..jobs.api import set_threads
-    from ..jobs.painters import make_painter
+    from ..jobs.painters import make_painter, paint_lanes
 
     base = load_config_file(StylizeConfig, args.config) if args.config else None
     style_images = tuple(args.style_image) if args.style_image else (base.style_images if base else ())
@@ -135,7 +135,8 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     streams = uses_streams(args.inputs, args.output)
     # Bad inputs or output names fail here, before the model loads.
     total = 1 if streams else len(plan_job(spec)[0])
-    painter = make_painter(method, cfg)  # reads the model and style images: bad ones fail here
+    # Reads the model and style images: bad ones fail here.
+    painter = make_painter(method, cfg, lanes=paint_lanes(method, cfg, total))
     if painter.stylizer.backend == "torch":  # (onnxruntime sessions take cfg.threads themselves)
         set_threads(cfg.threads)
     if method == "stylize" and args.style_weights is not None:

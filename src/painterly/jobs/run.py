@@ -10,17 +10,20 @@ output never replaces its own input.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import threading
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 from ..config import METHOD_CONFIGS
 from ..errors import Cancelled, ConfigError, ImageError, OutputError, UsageError
 from ..progress import OptionalCallback, OptionalCancel, Progress, is_cancelled
-from .painters import Painter, Painting, check_method, default_config, make_painter
+from .painters import Painter, Painting, check_method, default_config, make_painter, paint_lanes
 from .plan import gather_inputs, plan_outputs, same_file
 
 #: Status of one input after a job.
@@ -281,10 +284,13 @@ def run_job(
     start = time.perf_counter()
     cfg = resolve_config(spec.method, spec.config if painter is None else painter.config)
     files, outputs, to_folder, notes = plan_job(spec)
-    if painter is None:
-        painter = make_painter(spec.method, cfg, styles=spec.styles, mask=spec.mask)
-    items: List[ItemResult] = []
     n = len(files)
+    if painter is None:
+        painter = make_painter(spec.method, cfg, styles=spec.styles, mask=spec.mask,
+                               lanes=paint_lanes(spec.method, cfg, n))
+    if min(painter.lanes, n) > 1:
+        return _run_lanes(spec, painter, files, outputs, to_folder, notes, start, on_progress, cancel, on_item)
+    items: List[ItemResult] = []
     cancelled = False
     # One-pass painters take a fraction of a second per photo, so decoding the next
     # photo and encoding the last painting (PIL releases the GIL for both) run in a
@@ -353,6 +359,88 @@ def run_job(
     finally:
         if io is not None:
             io.shutdown(wait=True, cancel_futures=True)
+    return JobResult(items, time.perf_counter() - start, painter.name, to_folder, notes, cancelled)
+
+
+#: Photos above this many pixels are painted one at a time even in lanes (their tiles
+#: and full-size float buffers take hundreds of MB each).
+LANE_EXCLUSIVE_PIXELS = 8_000_000
+
+
+def _paint_lane(
+    painter: Painter, source: Path, target: Path, forward: OptionalCallback, cancel: OptionalCancel,
+    quality: int, save_config: bool, exclusive: Any,
+) -> ItemResult:
+    """One photo read, painted and written in a lane's thread."""
+    start = time.perf_counter()
+    read = _read_stage(painter, source, target)
+    if isinstance(read, ItemResult):
+        return read
+    big = read.shape[0] * read.shape[1] > LANE_EXCLUSIVE_PIXELS
+    with exclusive if big else contextlib.nullcontext():
+        done = _paint_stage(painter, source, read, start, forward, cancel)
+    del read
+    if isinstance(done, ItemResult):
+        return done
+    return _write_stage(painter, source, target, done, start, quality, save_config)
+
+
+def _run_lanes(
+    spec: JobSpec, painter: Painter, files: List[Path], outputs: List[Path], to_folder: bool, notes: List[str],
+    start: float, on_progress: OptionalCallback, cancel: OptionalCancel,
+    on_item: Optional[Callable[[ItemResult], None]],
+) -> JobResult:
+    """:func:`run_job` with ``painter.lanes`` photos in flight, each read, painted and written by its own
+    thread; results are reported in input order, events one at a time."""
+    n, lanes = len(files), min(painter.lanes, len(files))
+    items: List[ItemResult] = []
+    cancelled = False
+    events = threading.Lock()  # progress receivers need not be thread-safe
+    exclusive = threading.Lock()
+    flight: Deque[Tuple[int, Future]] = deque()
+
+    def emit(event: Progress) -> None:
+        if on_progress is not None:
+            with events:
+                on_progress(event)
+
+    def report_oldest() -> None:
+        nonlocal cancelled
+        index, future = flight.popleft()
+        item = future.result()
+        items.append(item)
+        if on_item is not None:
+            on_item(item)
+        emit(Progress(kind="job", step=index + 1, total=n, elapsed=time.perf_counter() - start))
+        if item.status == "cancelled":
+            cancelled = True
+
+    pool = ThreadPoolExecutor(lanes, thread_name_prefix="painterly-lane")
+    try:
+        for index, (source, target) in enumerate(zip(files, outputs)):
+            if not (cancelled or is_cancelled(cancel)) and not (spec.skip_existing and target.is_file()):
+                while len(flight) >= lanes:
+                    report_oldest()
+                if not (cancelled or is_cancelled(cancel)):
+
+                    def forward(event: Progress, _index: int = index) -> None:
+                        emit(dataclasses.replace(event, item=_index, items=n))
+
+                    flight.append((index, pool.submit(
+                        _paint_lane, painter, source, target, forward, cancel, spec.quality, spec.save_config,
+                        exclusive)))
+                    continue
+            while flight:  # the items list stays in input order
+                report_oldest()
+            if cancelled or is_cancelled(cancel):
+                cancelled = True
+                items.append(ItemResult(str(source), None, "cancelled", error="the job was cancelled first"))
+            else:
+                items.append(ItemResult(str(source), str(target), "skipped"))
+        while flight:
+            report_oldest()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return JobResult(items, time.perf_counter() - start, painter.name, to_folder, notes, cancelled)
 
 

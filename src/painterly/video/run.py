@@ -91,9 +91,9 @@ def split_cores(video: VideoConfig, threads: int = 0) -> Tuple[int, int]:
     Returns:
         ``(painter, worker)``; ``painter`` is 0 (automatic) when nothing is to be split.
     """
-    import os
+    from ..jobs.painters import usable_cores
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = usable_cores()
     if threads or video.consistency != "flow" or cores < 2:
         return threads, 1
     worker = max(1, cores // 8)
