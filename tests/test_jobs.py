@@ -313,7 +313,7 @@ def _photo_folder(folder: Path, count: int, bad_at: int = -1) -> Path:
             (folder / f"p{i}.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
             continue
         image = Image.open(photos[i % 2]).convert("RGB")
-        image.crop((i * 7, 0, image.width - i * 5, image.height)).resize((80 + 4 * i, 60)).save(folder / f"p{i}.png")
+        image.crop((i * 7, 0, image.width - i * 5, image.height)).resize((150 + 4 * i, 100)).save(folder / f"p{i}.png")
     return folder
 
 
@@ -328,11 +328,13 @@ def test_paint_lanes_only_for_folders_through_trained_models():
     assert paint_lanes("transfer", TransferConfig(), 5) == 1
 
 
-def test_a_folder_in_two_lanes_matches_one_at_a_time_in_input_order(tmp_path):
+@pytest.mark.parametrize("tile", [0, 64])
+def test_a_folder_in_two_lanes_matches_one_at_a_time_in_input_order(tmp_path, tile):
     from painterly.jobs.painters import make_painter
 
     folder = _photo_folder(tmp_path / "in", 6, bad_at=3)
-    cfg = StylizeConfig(model="wave")
+    # Tiled, both lanes share the statistics session that the first tiled photo loads.
+    cfg = StylizeConfig(model="wave", tile_size=tile, tile_overlap=16 if tile else 0)
     painter = make_painter("stylize", cfg, lanes=2)
     assert painter.lanes == 2
     events = []
@@ -349,6 +351,8 @@ def test_a_folder_in_two_lanes_matches_one_at_a_time_in_input_order(tmp_path):
     assert [e.step for e in events if e.kind == "job"] == [1, 2, 3, 4, 5, 6]  # in input order
     # Each image's own events carry its index, whichever lane painted it.
     assert {e.item for e in events if e.kind == "stylize"} == {0, 1, 2, 4, 5}
+    if tile:
+        assert painter.stylizer._stats_session is not None and max(e.total for e in events if e.kind == "stylize") > 1
 
 
 def test_a_cancel_stops_the_lanes_and_keeps_what_was_written(tmp_path):

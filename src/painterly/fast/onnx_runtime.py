@@ -10,6 +10,7 @@ if they carry painterly metadata, with tiles then normalized per tile.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -63,6 +64,7 @@ class OnnxStylizer:
         self.supports_norm_stats = dropped == set(STATS_INPUTS)
         self.session = make_session(self.path, device, threads, plain if self.supports_norm_stats else None)
         self._stats_session: Any = None if self.supports_norm_stats else self.session
+        self._loading = threading.Lock()
         meta_map = self.session.get_modelmeta().custom_metadata_map
         meta = parse_meta(meta_map.get(META_KEY), self.path)
         self.info = ModelInfo(
@@ -122,8 +124,9 @@ class OnnxStylizer:
 
     def _with_stats(self) -> Any:
         """The session whose statistics inputs can be set (the file as it is)."""
-        if self._stats_session is None:
-            self._stats_session = make_session(self.path, self._device, self._threads)
+        with self._loading:  # two lanes may tile at once
+            if self._stats_session is None:
+                self._stats_session = make_session(self.path, self._device, self._threads)
         return self._stats_session
 
     def norm_stats(self, batch: np.ndarray, style_weights: Optional[np.ndarray] = None) -> Optional[np.ndarray]:
