@@ -164,18 +164,22 @@ def paint_one(
     save_config: bool = False,
     on_progress: OptionalCallback = None,
     cancel: OptionalCancel = None,
+    guard: Optional[Callable[[Any], Any]] = None,
 ) -> ItemResult:
     """Read ``source``, paint it and write ``target`` atomically; never raises for a bad input.
 
     A cancel during painting writes the best image so far (optimization) and
     returns status ``cancelled``; unreadable inputs and unwritable outputs
-    return status ``failed`` with the reason in ``error``.
+    return status ``failed`` with the reason in ``error``. ``guard(pixels)``,
+    when given, is a context manager held while the pixels are painted.
     """
     start = time.perf_counter()
     read = _read_stage(painter, source, target)
     if isinstance(read, ItemResult):
         return read
-    done = _paint_stage(painter, source, read, start, on_progress, cancel)
+    with guard(read) if guard is not None else contextlib.nullcontext():
+        done = _paint_stage(painter, source, read, start, on_progress, cancel)
+    del read
     if isinstance(done, ItemResult):
         return done
     return _write_stage(painter, source, target, done, start, quality, save_config)
@@ -367,24 +371,6 @@ def run_job(
 LANE_EXCLUSIVE_PIXELS = 8_000_000
 
 
-def _paint_lane(
-    painter: Painter, source: Path, target: Path, forward: OptionalCallback, cancel: OptionalCancel,
-    quality: int, save_config: bool, exclusive: Any,
-) -> ItemResult:
-    """One photo read, painted and written in a lane's thread."""
-    start = time.perf_counter()
-    read = _read_stage(painter, source, target)
-    if isinstance(read, ItemResult):
-        return read
-    big = read.shape[0] * read.shape[1] > LANE_EXCLUSIVE_PIXELS
-    with exclusive if big else contextlib.nullcontext():
-        done = _paint_stage(painter, source, read, start, forward, cancel)
-    del read
-    if isinstance(done, ItemResult):
-        return done
-    return _write_stage(painter, source, target, done, start, quality, save_config)
-
-
 def _run_lanes(
     spec: JobSpec, painter: Painter, files: List[Path], outputs: List[Path], to_folder: bool, notes: List[str],
     start: float, on_progress: OptionalCallback, cancel: OptionalCancel,
@@ -397,6 +383,9 @@ def _run_lanes(
     cancelled = False
     events = threading.Lock()  # progress receivers need not be thread-safe
     exclusive = threading.Lock()
+
+    def big_alone(pixels: Any) -> Any:
+        return exclusive if pixels.shape[0] * pixels.shape[1] > LANE_EXCLUSIVE_PIXELS else contextlib.nullcontext()
     flight: Deque[Tuple[int, Future]] = deque()
 
     def emit(event: Progress) -> None:
@@ -427,8 +416,8 @@ def _run_lanes(
                         emit(dataclasses.replace(event, item=_index, items=n))
 
                     flight.append((index, pool.submit(
-                        _paint_lane, painter, source, target, forward, cancel, spec.quality, spec.save_config,
-                        exclusive)))
+                        paint_one, painter, source, target, quality=spec.quality, save_config=spec.save_config,
+                        on_progress=forward, cancel=cancel, guard=big_alone)))
                     continue
             while flight:  # the items list stays in input order
                 report_oldest()
