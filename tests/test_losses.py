@@ -264,3 +264,30 @@ def test_gradcheck_w2_loss():
     target = feature_stats(_feats(29, c=3, h=4, w=4, shift=0.4))
     root = sqrtm_psd(target.cov[0])
     _check(lambda f: w2_loss(feature_stats(f), target, root), _feats(30, c=3, h=4, w=4))
+
+
+def test_feature_stats_of_channels_last_features_equal_contiguous_ones():
+    f = _feats(7, c=5, h=6, w=7)
+    cl = f.contiguous(memory_format=torch.channels_last)
+    mask = torch.rand(1, 1, 6, 7, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    for m in (None, mask):
+        a, b = feature_stats(f, m), feature_stats(cl, m)
+        torch.testing.assert_close(a.gram, b.gram)
+        torch.testing.assert_close(a.mean, b.mean)
+        assert a.count == pytest.approx(b.count)
+
+
+def test_bfloat16_feature_stats_come_back_in_float32_close_to_exact():
+    f = _feats(8, c=16, h=12, w=10).float().abs()
+    exact = feature_stats(f)
+    low = feature_stats(f.bfloat16().contiguous(memory_format=torch.channels_last))
+    assert low.gram.dtype == torch.float32 and low.mean.dtype == torch.float32
+    assert gram_loss(low, exact) < 1e-4  # bfloat16 inputs: about 3 significant digits per entry
+
+
+def test_target_statistics_are_cached_and_right():
+    t = feature_stats(_feats(9, c=4))
+    assert t.cov is t.cov and t.gram_energy is t.gram_energy
+    torch.testing.assert_close(t.gram_energy, (t.gram**2).sum())
+    torch.testing.assert_close(t.cov_energy, (t.cov**2).sum())
+    torch.testing.assert_close(t.cov_trace, torch.diagonal(t.cov, dim1=-2, dim2=-1).sum())

@@ -369,3 +369,24 @@ def test_config_is_frozen_and_round_trips_through_json():
     assert data["size"] == 96 and data["style_layers"] == ["relu1_1", "relu3_1"]
     data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
     assert TransferConfig(**data) == cfg
+
+
+def test_coarse_scales_leave_out_style_layers_with_too_few_positions():
+    from painterly.gatys.schedule import MIN_STYLE_POSITIONS, feature_positions, scale_style_layers
+
+    layers = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+    assert feature_positions((34, 64), "relu1_1") == 34 * 64
+    assert feature_positions((34, 64), "relu5_1") == 3 * 4  # four ceil-mode halvings
+    coarse = scale_style_layers(layers, (34, 64), final=False)
+    assert coarse == ["relu1_1", "relu2_1", "relu3_1"]
+    assert all(feature_positions((34, 64), n) >= MIN_STYLE_POSITIONS for n in coarse)
+    assert scale_style_layers(layers, (34, 64), final=True) == list(layers)
+    assert scale_style_layers(("relu5_1",), (8, 8), final=False) == ["relu5_1"]  # never none
+
+
+def test_automatic_schedule_depends_on_the_final_size():
+    counts = lambda size: [s.iterations for s in plan(TransferConfig(size=size), (size, size))]  # noqa: E731
+    assert counts(256) == [24, 12, 10]
+    assert counts(384) == [56, 22, 12]
+    assert counts(512) == [56, 22, 12, 8]
+    assert sum(counts(256)) < sum(counts(384))

@@ -244,3 +244,31 @@ def test_layer_names_cover_vgg19():
     assert check_layers(("relu4_2", "pool3")) == ["relu4_2", "pool3"]
     with pytest.raises(ConfigError, match="relu6_1"):
         check_layers(["relu6_1"])
+
+
+def test_bfloat16_channels_last_pass_matches_float32_and_carries_gradients(vgg):
+    x = _fixed_image().requires_grad_(True)
+    exact = vgg(x, ["relu1_1", "relu3_1"])
+    low = vgg(x, ["relu1_1", "relu3_1"], dtype=torch.bfloat16)
+    for name in exact:
+        assert low[name].dtype == torch.bfloat16
+        assert low[name].is_contiguous(memory_format=torch.channels_last)
+        rel = (low[name].float() - exact[name]).abs().mean() / exact[name].abs().mean()
+        assert rel < 0.02, (name, float(rel))
+    low["relu3_1"].float().sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_float32_channels_last_pass_equals_the_module_pass(vgg):
+    x = _fixed_image()
+    a = vgg(x, ["relu4_2"])["relu4_2"]
+    b = vgg(x, ["relu4_2"], dtype=torch.float32)["relu4_2"]
+    torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-3)
+
+
+def test_moving_the_model_drops_its_cast_weights():
+    model = VGG19("max")
+    model(_fixed_image(), ["relu1_1"], dtype=torch.bfloat16)
+    assert torch.bfloat16 in model._cast
+    model.to("cpu")
+    assert model._cast == {}

@@ -18,7 +18,7 @@ from ..models.vgg import shared_vgg19
 from ..progress import OptionalCallback, OptionalCancel, Progress
 from .objective import Objective
 from .optimize import optimize_scale
-from .schedule import fit_long_side, plan
+from .schedule import fit_long_side, plan, scale_style_layers
 
 ImageInput = Union[str, "Image.Image", torch.Tensor, Any]
 
@@ -165,7 +165,8 @@ def run_transfer(
             sh, sw = fit_long_side(*s.shape[-2:], max(16, round(style_long * ratio)))
             styles_s.append(resize_tensor(s, (sh, sw)).to(device))
         masks_s = F.interpolate(masks, size=hw, mode="area").to(device) if masks is not None else None
-        objective = Objective(vgg, cfg, content_s, styles_s, blend, masks_s)
+        layers = scale_style_layers(cfg.style_layers, hw, final=stage == len(schedule) - 1)
+        objective = Objective(vgg, cfg, content_s, styles_s, blend, masks_s, style_layers=layers)
         if image is None:
             init = _init_image(cfg, content_work, hw, given_init).to(device)
         else:

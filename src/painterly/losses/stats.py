@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from functools import cached_property
+from typing import Optional, Tuple
 
 import torch
 
@@ -22,11 +23,28 @@ class FeatureStats:
     mean: torch.Tensor
     count: float
 
-    @property
+    # Cached: a style target's statistics are reused by every iteration, and
+    # recomputing them was a third of the loss's small operations.
+    @cached_property
     def cov(self) -> torch.Tensor:
         """B x C x C covariance, derived from the Gram matrix without another pass over F."""
         c = self.gram.shape[-1]
         return self.gram * c - self.mean.unsqueeze(-1) * self.mean.unsqueeze(-2)
+
+    @cached_property
+    def gram_energy(self) -> torch.Tensor:
+        """||G||_F^2, at least 1e-12 (the normalizer of the Gram loss)."""
+        return self.gram.square().sum().clamp_min(1e-12)
+
+    @cached_property
+    def cov_energy(self) -> torch.Tensor:
+        """||cov||_F^2, at least 1e-12."""
+        return self.cov.square().sum().clamp_min(1e-12)
+
+    @cached_property
+    def cov_trace(self) -> torch.Tensor:
+        """tr(cov) summed over the batch, at least 1e-12."""
+        return torch.diagonal(self.cov, dim1=-2, dim2=-1).sum().clamp_min(1e-12)
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
@@ -44,28 +62,48 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     return torch.bmm(f, f.transpose(1, 2)) / (c * h * w)
 
 
+def _positions_by_channels(features: torch.Tensor) -> Tuple[torch.Tensor, bool]:
+    """``features`` (B x C x H x W) as a matrix without copying: (B x C x N, False)
+    for contiguous memory, (B x N x C, True) for channels-last."""
+    b, c, h, w = features.shape
+    if c > 1 and not features.is_contiguous() and features.is_contiguous(memory_format=torch.channels_last):
+        return features.permute(0, 2, 3, 1).reshape(b, h * w, c), True
+    return features.reshape(b, c, h * w), False
+
+
+def _outer(f: torch.Tensor, transposed: bool) -> torch.Tensor:
+    """F F^T over positions, at least in float32 (a bfloat16 product is rounded once at the end)."""
+    g = torch.bmm(f.transpose(1, 2), f) if transposed else torch.bmm(f, f.transpose(1, 2))
+    return g.to(torch.promote_types(g.dtype, torch.float32))
+
+
 def feature_stats(features: torch.Tensor, mask: Optional[torch.Tensor] = None) -> FeatureStats:
     """Gram matrix and channel means of ``features`` (B x C x H x W).
 
+    Features in bfloat16 keep their product in bfloat16 (4x faster than casting
+    first: oneDNN accumulates in float32 and rounds the C x C result); the
+    statistics come back in float32 either way.
+
     Args:
-        features: B x C x H x W activations.
+        features: B x C x H x W activations, contiguous or channels-last.
         mask: optional B x 1 x H x W (or 1 x 1 x H x W) weights in [0, 1] at the
             features' resolution; statistics are taken over the weighted positions.
     """
     b, c, h, w = features.shape
-    f = features.reshape(b, c, h * w)
+    f, transposed = _positions_by_channels(features)
+    pos = 1 if transposed else 2  # the positions' dimension of f
+    stat_dtype = torch.promote_types(f.dtype, torch.float32)
     if mask is None:
         n = float(h * w)
-        mean = f.mean(dim=2)
-        gram = torch.bmm(f, f.transpose(1, 2)) / (c * n)
+        mean = f.mean(dim=pos, dtype=stat_dtype)
+        gram = _outer(f, transposed) / (c * n)
     else:
-        m = mask.reshape(mask.shape[0], 1, h * w).expand(b, 1, h * w)
-        n = float(m.sum().clamp_min(1e-8) / b)
-        fm = f * m
-        mean = fm.sum(dim=2) / n
+        m = mask.reshape(mask.shape[0], h * w, 1) if transposed else mask.reshape(mask.shape[0], 1, h * w)
+        m = m.expand(b, *m.shape[1:]).to(f.dtype)
+        n = float(m.float().sum().clamp_min(1e-8) / b)
+        mean = (f * m).sum(dim=pos, dtype=stat_dtype) / n
         # sqrt weights on both sides so a soft mask weights each position once.
-        fs = f * m.sqrt()
-        gram = torch.bmm(fs, fs.transpose(1, 2)) / (c * n)
+        gram = _outer(f * m.sqrt(), transposed) / (c * n)
     return FeatureStats(gram=gram, mean=mean, count=n)
 
 

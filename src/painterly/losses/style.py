@@ -12,8 +12,7 @@ from .stats import FeatureStats
 
 def gram_loss(stats: FeatureStats, target: FeatureStats) -> torch.Tensor:
     """||G - G_s||_F^2 / ||G_s||_F^2 (Gatys et al. eq. 4 with relative normalization)."""
-    diff = stats.gram - target.gram
-    return (diff**2).sum() / (target.gram**2).sum().clamp_min(1e-12)
+    return (stats.gram - target.gram).square().sum() / target.gram_energy
 
 
 def moment_loss(stats: FeatureStats, target: FeatureStats) -> torch.Tensor:
@@ -23,10 +22,8 @@ def moment_loss(stats: FeatureStats, target: FeatureStats) -> torch.Tensor:
     matrix this separates the mean from the spread, which brings the output's
     feature histogram (and so its sliced Wasserstein distance) closer to the style's.
     """
-    cov, tcov = stats.cov, target.cov
-    trace = torch.diagonal(tcov, dim1=-2, dim2=-1).sum().clamp_min(1e-12)
-    mean_term = ((stats.mean - target.mean) ** 2).sum() / trace
-    cov_term = ((cov - tcov) ** 2).sum() / (tcov**2).sum().clamp_min(1e-12)
+    mean_term = (stats.mean - target.mean).square().sum() / target.cov_trace
+    cov_term = (stats.cov - target.cov).square().sum() / target.cov_energy
     return mean_term + cov_term
 
 

@@ -51,6 +51,7 @@ class VGG19(nn.Module):
         # RGB [0,1] -> BGR [0,255] - mean, folded into one scale and shift.
         mean = torch.tensor(CAFFE_MEAN_BGR[::-1]).view(1, 3, 1, 1)
         self.register_buffer("shift", mean, persistent=False)
+        self._cast: Dict[torch.dtype, Dict[str, tuple]] = {}
         self.requires_grad_(False)
         self.eval()
 
@@ -58,16 +59,44 @@ class VGG19(nn.Module):
         """Map RGB [0, 1] (B x 3 x H x W) to the network's BGR, mean-subtracted input."""
         return (image * 255.0 - self.shift).flip(1)
 
-    def forward(self, image: torch.Tensor, layers: Sequence[str]) -> Dict[str, torch.Tensor]:
+    def _apply(self, fn, *args, **kwargs):  # .to(), .cuda(), ...: the casts would be stale
+        self._cast = {}
+        return super()._apply(fn, *args, **kwargs)
+
+    def _weights_in(self, dtype: torch.dtype) -> Dict[str, tuple]:
+        """The conv weights and biases cast to ``dtype``, channels-last, made once per dtype.
+
+        Casting under autocast instead re-reads all 42 MB of float32 weights on
+        every forward pass (the weights need no gradient, so autocast caches nothing).
+        """
+        cast = self._cast.get(dtype)
+        if cast is None:
+            cast = {
+                name: (
+                    conv.weight.detach().to(dtype).contiguous(memory_format=torch.channels_last),
+                    conv.bias.detach().to(dtype),
+                )
+                for name, conv in self.convs.items()
+            }
+            self._cast[dtype] = cast  # a race only builds the same dict twice
+        return cast
+
+    def forward(
+        self, image: torch.Tensor, layers: Sequence[str], dtype: Optional[torch.dtype] = None
+    ) -> Dict[str, torch.Tensor]:
         """Run the network up to the deepest requested layer.
 
         Args:
             image: RGB, values 0..1, shape B x 3 x H x W (H, W >= 1).
             layers: layer names such as ``"relu4_2"``.
+            dtype: compute in this dtype (e.g. ``torch.bfloat16``) with channels-last
+                activations; gradients flow back to ``image``. None: the weights'
+                dtype, contiguous activations.
 
         Returns:
             ``{name: activation}``; relu/conv activations are B x C x h x w with
-            h, w = H, W halved once per pooling layer passed.
+            h, w = H, W halved once per pooling layer passed (channels-last memory
+            and ``dtype`` when ``dtype`` is given).
         """
         wanted = set(check_layers(layers))
         if not wanted:
@@ -75,10 +104,20 @@ class VGG19(nn.Module):
         last = max(LAYER_INDEX[n] for n in wanted)
         out: Dict[str, torch.Tensor] = {}
         x = self.preprocess(image)
+        cast = None
+        if dtype is not None:
+            cast = self._weights_in(dtype)
+            # Channels-last: oneDNN's convolutions take it without reorders, and max
+            # pooling over it is 15x faster than over NCHW bfloat16.
+            x = x.to(dtype).contiguous(memory_format=torch.channels_last)
         for name in LAYER_NAMES[: last + 1]:
             kind = name[:4]
             if kind == "conv":
-                x = self.convs[name](x)
+                if cast is None:
+                    x = self.convs[name](x)
+                else:
+                    w, b = cast[name]
+                    x = F.conv2d(x, w, b, padding=1)
             elif kind == "relu":
                 # In place is safe unless the caller also wants the conv output.
                 x = F.relu(x, inplace=("conv" + name[4:]) not in wanted)
