@@ -36,10 +36,11 @@ quality (``--only quality``)
     out of version control.
 
 eval (``--only eval``)
-    Seconds per loss evaluation: painterly's VGG19 forward to relu1_1, relu2_1,
-    relu3_1, relu4_1, relu4_2, relu5_1 on a square image that requires grad, loss =
-    sum of the features' mean squares, backward; median of ``--eval-runs`` after a
-    warm-up, at each of ``--eval-sizes`` (default 256,512). The floor is
+    Seconds per loss evaluation: painterly's own objective (``gatys.objective.Objective``
+    with the default settings: content at relu4_2, Gram and moment style terms at
+    relu1_1..relu5_1, targets from two random images) on a square image that
+    requires grad, forward and backward; median of ``--eval-runs`` after a warm-up,
+    at each of ``--eval-sizes`` (default 256,512). The floor is
     FLOPs / (matmul FLOP/s): FLOPs = 2 x the forward conv FLOPs up to conv5_1
     (2 * Cin * Cout * 9 * h * w per conv; the backward needs only input gradients,
     about the forward's FLOPs again); matmul FLOP/s is a 3072 x 3072 float32
@@ -463,10 +464,10 @@ def part_eval(args: argparse.Namespace, rep: Report) -> None:
     """Seconds per loss evaluation against the matmul floor, at float32 and at the
     precision painterly uses by default (bfloat16 on CPUs that have it), each
     against a matmul of its own dtype."""
-    import contextlib
-
     import torch
 
+    from painterly.config import TransferConfig
+    from painterly.gatys.objective import Objective
     from painterly.models.device import compute_dtype
     from painterly.models.vgg import VGG19
 
@@ -481,15 +482,15 @@ def part_eval(args: argparse.Namespace, rep: Report) -> None:
         peak = matmul_flops_per_s(dtype)
         for size in args.eval_sizes:
             gen = torch.Generator().manual_seed(size)
+            content, style = (torch.rand(1, 3, size, size, generator=gen) for _ in range(2))
+            cfg = TransferConfig(precision="float32" if dtype is None else str(dtype).replace("torch.", ""))
+            objective = Objective(vgg, cfg, content, [style], [1.0])
             image = torch.rand(1, 3, size, size, generator=gen).requires_grad_(True)
 
             def once() -> float:
                 image.grad = None
                 t0 = time.perf_counter()
-                cast = torch.autocast("cpu", dtype=dtype) if dtype is not None else contextlib.nullcontext()
-                with cast:
-                    feats = vgg(image, EVAL_LAYERS)
-                loss = sum(f.float().pow(2).mean() for f in feats.values())
+                loss, _ = objective(image)
                 loss.backward()
                 return time.perf_counter() - t0
 
@@ -509,7 +510,7 @@ def part_eval(args: argparse.Namespace, rep: Report) -> None:
                             "floor_s": floor, "median_s": measured, "times_s": times, "ratio": ratio})  # fmt: skip
     print_table(["precision", "image", "GFLOP/eval", "matmul GFLOP/s", "floor s", "median s", "vs floor",
                  f"<= {EVAL_FLOOR_FACTOR:g}x"], rows,
-                f"Seconds per loss evaluation (forward to {EVAL_LAYERS[-1]} + input backward; "
+                f"Seconds per loss evaluation (the default objective, forward + input backward; "
                 f"torch threads {torch.get_num_threads()}; floor = FLOPs / matmul FLOP/s of the same dtype)")  # fmt: skip
     rep.data["eval"] = results
 

@@ -387,6 +387,6 @@ def test_coarse_scales_leave_out_style_layers_with_too_few_positions():
 def test_automatic_schedule_depends_on_the_final_size():
     counts = lambda size: [s.iterations for s in plan(TransferConfig(size=size), (size, size))]  # noqa: E731
     assert counts(256) == [24, 12, 10]
-    assert counts(384) == [56, 22, 12]
-    assert counts(512) == [56, 22, 12, 8]
+    assert counts(384) == [56, 22, 14]
+    assert counts(512) == [56, 22, 14, 8]
     assert sum(counts(256)) < sum(counts(384))

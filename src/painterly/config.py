@@ -47,7 +47,7 @@ class TransferConfig:
 
     size: int = _opt(512, "long side of the output in pixels")
     iterations: int = _opt(
-        0, "optimizer iterations over all scales; 0 picks a schedule for the size (46 at 256 px: 24/12/10 at 64/128/256 px; 90 at 384; 98 at 512)"
+        0, "optimizer iterations over all scales; 0 picks a schedule for the size (46 at 256 px: 24/12/10 at 64/128/256 px; 92 at 384; 100 at 512)"
     )
     optimizer: str = _opt("lbfgs", "lbfgs (fast, sharp) or adam (with iterate averaging)", choices=OPTIMIZERS)
     lr: float = _opt(0.02, "Adam step size, in image units (0..1) per step")

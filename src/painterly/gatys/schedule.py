@@ -14,12 +14,12 @@ from ..config import TransferConfig
 #: texture. Tuned on the 7 pairs of benchmarks/gatys_vs_pastiche.py against
 #: pastiche's 400 L-BFGS steps (content, Gram style and sliced Wasserstein errors;
 #: every trial is in benchmarks/results/gatys_vs_pastiche.txt). From 384 px,
-#: 56/22/12 (96/192/384 px): 30/15/12 left one pair's style 0.4% from the line and
-#: 40/20/10 lost it, and the default 512 px run kept 0.10 style error where 24/12/10/8
-#: gave 0.13. Below 384 px the 64 px start settles in fewer steps: 24/12/10 (or
-#: 20/10/10) keeps every pair at least 13% better on every measure, while a finest
+#: 56/22/14 (96/192/384 px) keeps every pair 5% better; 56/22/12 left one within
+#: 0.3%, 40/20/10 lost it, and the default 512 px run kept 0.10 style error where
+#: 24/12/10/8 gave 0.13. Below 384 px the 64 px start settles in fewer steps:
+#: 24/12/10 keeps every pair at least 13% better on every measure, while a finest
 #: scale with 8 iterations or a first with 12 loses one.
-AUTO_ITERATIONS = ((384, (56, 22, 12, 8)), (0, (24, 12, 10)))
+AUTO_ITERATIONS = ((384, (56, 22, 14, 8)), (0, (24, 12, 10)))
 
 #: A coarse scale leaves out the style layers whose feature maps have fewer positions
 #: than this: a 512 x 512 Gram matrix from a dozen positions (relu5_1 at 64 px) is
