@@ -83,7 +83,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -103,7 +103,6 @@ DEFAULT_PAIRS = (
 )
 DEFAULT_SIZES = "256,384"
 DEFAULT_EVAL_SIZES = "256,512"
-EVAL_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1")
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 PARTS = ("quality", "eval", "512", "2048")
 #: Extra parts, run only when named: ``pastiche`` fills the pastiche cache and nothing else.
