@@ -46,7 +46,7 @@ def torch_device(name: str, auto: bool = False) -> Any:
 
 
 def compute_dtype(device: Any, precision: str) -> Any:
-    """The dtype of the VGG19 passes for ``precision`` on ``device`` (None: float32, no autocast).
+    """The dtype of the VGG19 passes for ``precision`` on ``device`` (None: float32).
 
     ``auto`` picks bfloat16 on CPUs whose oneDNN computes it natively
     (AVX512-BF16 or AMX): convolutions run about twice as fast there, and the
