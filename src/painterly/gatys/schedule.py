@@ -28,6 +28,7 @@ AUTO_ITERATIONS = ((384, (56, 22, 14, 8)), (0, (24, 12, 10)))
 #: at 256 px) and the coarse scales 20-45% cheaper. The final scale keeps them all.
 MIN_STYLE_POSITIONS = 64
 
+
 @dataclass(frozen=True)
 class Scale:
     """One stage of the schedule: the image size (height, width) and its iterations."""
