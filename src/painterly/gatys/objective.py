@@ -75,7 +75,8 @@ class Objective:
         total = sum(named.get(name, 1.0) for name in self.style_layers) or 1.0
         self.layer_weights = {name: named.get(name, 1.0) / total for name in self.style_layers}
         self.layers = list(dict.fromkeys(self.content_layers + self.style_layers))
-        self.dtype = compute_dtype(content.device, cfg.precision)
+        # float32 when the precision is not reduced: it takes the channels-last path too.
+        self.dtype = compute_dtype(content.device, cfg.precision) or torch.float32
         # The content target in float32 (bfloat16 cost 2% of content error); the style
         # targets in the iterate's dtype: at 256 px the 512 px style image's pass
         # was a fifth of the run in float32, and bfloat16 targets matched float32's
@@ -106,11 +107,11 @@ class Objective:
         channels-last memory; Gram matrices come back in float32 from
         :func:`feature_stats`, and the losses and the optimizer stay in float32.
         """
-        return self.vgg(image, layers, dtype=self.dtype or torch.float32)
+        return self.vgg(image, layers, dtype=self.dtype)
 
     @torch.no_grad()
     def _stats(self, image: torch.Tensor, mask: Optional[torch.Tensor]) -> Dict[str, FeatureStats]:
-        feats = self.vgg(image, self.style_layers, dtype=self.dtype or torch.float32)
+        feats = self.vgg(image, self.style_layers, dtype=self.dtype)
         return {name: feature_stats(f, _layer_mask(mask, f)) for name, f in feats.items()}
 
     def _region(self, stats: Dict[str, FeatureStats], mask: Optional[torch.Tensor], area: float) -> RegionTarget:

@@ -99,8 +99,9 @@ def feature_stats(features: torch.Tensor, mask: Optional[torch.Tensor] = None) -
         gram = _outer(f, transposed) / (c * n)
     else:
         m = mask.reshape(mask.shape[0], h * w, 1) if transposed else mask.reshape(mask.shape[0], 1, h * w)
-        m = m.expand(b, *m.shape[1:]).to(f.dtype)
-        n = float(m.float().sum().clamp_min(1e-8) / b)
+        m = m.expand(b, *m.shape[1:])
+        n = float(m.sum().clamp_min(1e-8) / b)  # before the cast: a bfloat16 sum of weights drifts
+        m = m.to(f.dtype)
         mean = (f * m).sum(dim=pos, dtype=stat_dtype) / n
         # sqrt weights on both sides so a soft mask weights each position once.
         gram = _outer(f * m.sqrt(), transposed) / (c * n)
