@@ -499,6 +499,12 @@ class AdaINTrainConfig:
         "from their own features, mean squared error on RGB 0..1; a direct signal that speeds up short "
         "(CPU) runs, about 10 to start; 0: the paper's losses only",
     )
+    distribution_weight: float = _opt(
+        0.0,
+        "weight of a sliced Wasserstein style loss on relu1_1..relu5_1 (the paintings' feature distributions, "
+        "64 random directions a layer, fresh each iteration) beside the paper's mean/std loss; it asks for "
+        "the painting's texture, not only its channel statistics; about 10 to start; 0: the paper's losses only",
+    )
     checkpoint_every: int = _opt(1000, "write a checkpoint, the model and the loss curve every N iterations")
     preview_every: int = _opt(0, "write the preview image every N iterations; 0: with each checkpoint")
     seed: int = _opt(0, "random seed (decoder init, crops, order); the same seed gives the same model on CPU")
@@ -532,7 +538,7 @@ class AdaINTrainConfig:
             raise ConfigError(f"batch_size must be between 1 and 1024, not {self.batch_size}")
         if not (0 < self.lr < 1):
             raise ConfigError(f"lr must be > 0 and < 1, not {self.lr}")
-        for name in ("lr_decay", "content_weight", "style_weight", "identity_weight"):
+        for name in ("lr_decay", "content_weight", "style_weight", "identity_weight", "distribution_weight"):
             value = getattr(self, name)
             if not (value >= 0 and value < float("inf")):
                 raise ConfigError(f"{name} must be a finite number >= 0, not {value}")

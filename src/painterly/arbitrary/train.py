@@ -18,6 +18,12 @@ the frozen VGG19 and ``g`` the decoder:
   ``style_weight`` 10 keeps its meaning);
 * ``loss = content_weight * content + style_weight * style``, Adam with the
   paper's inverse decay ``lr_i = lr / (1 + lr_decay * i)``;
+* optionally ``+ distribution_weight * sum over relu1_1 .. relu5_1`` of the
+  sliced Wasserstein loss of :func:`painterly.losses.sliced.sliced_wasserstein_loss`
+  between ``g(t)`` and ``s`` (64 random directions a layer, drawn from the
+  seed and the iteration, so a resumed run draws the same ones): mean and
+  spread leave the painting's texture free, the distribution of its features
+  does not. Not in the paper; its target is what users judge an output by;
 * optionally ``+ identity_weight * ||g(f(c)) - c||^2`` (mean over RGB 0..1
   pixels): the identity loss of Park & Lee (SANet, 2019), which asks the
   decoder to rebuild the content crops from their own features. It gives
@@ -57,6 +63,7 @@ from ..training.common import finish_training
 from ..imaging.io import load_image, tensor_to_image
 from ..losses import content_loss
 from ..losses.moments import mean_std_loss
+from ..losses.sliced import random_directions, sliced_wasserstein_loss
 from ..models.adain import ENCODER_LAYER, KIND, STYLE_LAYERS, AdaINModel, Decoder, adain, save_adain
 from ..models.vgg import shared_vgg19
 from ..progress import OptionalTrainCallback
@@ -74,7 +81,13 @@ PREVIEW_STYLE = _DATA / "starry_night.jpg"
 #: Recipe fields that may change on ``--resume`` (a curriculum: small fast crops
 #: first, larger ones later); each change starts a new entry of the run's
 #: ``stages`` record, kept in the checkpoint and the model's metadata.
-STAGE_FIELDS = ("image_size", "batch_size", "lr", "identity_weight")
+STAGE_FIELDS = ("image_size", "batch_size", "lr", "identity_weight", "distribution_weight")
+
+#: Layers of the optional distribution (sliced Wasserstein) style loss: the paper's
+#: four and relu5_1, whose large receptive field sees the strokes' arrangement.
+DISTRIBUTION_LAYERS = (*STYLE_LAYERS, "relu5_1")
+#: Random directions per layer and iteration for that loss.
+DISTRIBUTION_DIRECTIONS = 64
 
 #: Feed the VGG channels-last tensors (oneDNN and cuDNN run its convs faster so).
 VGG_CHANNELS_LAST = True
@@ -84,7 +97,10 @@ _RESUMABLE_CHANGES = (
     "iterations", "checkpoint_every", "preview_every", "device", "amp", "resume", "threads",
     "output", "content", "style", *STAGE_FIELDS,
 )
-_MAY_CHANGE = "iterations, crop size, batch size, learning rate, checkpoint/preview intervals, device, amp and threads"
+_MAY_CHANGE = (
+    "iterations, crop size, batch size, learning rate, identity and distribution weights, "
+    "checkpoint/preview intervals, device, amp and threads"
+)
 
 
 @dataclass
@@ -99,7 +115,8 @@ class AdaINTrainResult(TrainRun):
 
 
 def adain_losses(
-    vgg: Any, decoded: torch.Tensor, target: torch.Tensor, style_feats: Dict[str, torch.Tensor], channels_last: bool = False
+    vgg: Any, decoded: torch.Tensor, target: torch.Tensor, style_feats: Dict[str, torch.Tensor], channels_last: bool = False,
+    directions: Optional[Dict[str, torch.Tensor]] = None,
 ) -> Dict[str, torch.Tensor]:
     """The paper's content and style losses of a decoded batch (unweighted, float32 scalars).
 
@@ -107,13 +124,21 @@ def adain_losses(
         vgg: the frozen VGG19.
         decoded: ``g(t)``, B x 3 x S x S (unclamped RGB).
         target: ``t``, B x 512 x S/8 x S/8.
-        style_feats: the style crops' features at :data:`STYLE_LAYERS`.
+        style_feats: the style crops' features at :data:`STYLE_LAYERS` (and at
+            :data:`DISTRIBUTION_LAYERS` with ``directions``).
+        directions: per layer of :data:`DISTRIBUTION_LAYERS`, C x K unit
+            directions: adds ``"distribution"``, the summed sliced Wasserstein loss.
     """
     x = decoded.contiguous(memory_format=torch.channels_last) if channels_last else decoded
-    feats = vgg(x, STYLE_LAYERS)
+    feats = vgg(x, DISTRIBUTION_LAYERS if directions else STYLE_LAYERS)
     content = content_loss(feats[ENCODER_LAYER].float(), target.float())
     style = sum(mean_std_loss(feats[name].float(), style_feats[name].float()) for name in STYLE_LAYERS)
-    return {"content": content, "style": style}  # type: ignore[dict-item]
+    parts = {"content": content, "style": style}
+    if directions:
+        parts["distribution"] = sum(  # type: ignore[assignment]
+            sliced_wasserstein_loss(feats[name], style_feats[name], directions[name]) for name in DISTRIBUTION_LAYERS
+        )
+    return parts  # type: ignore[return-value]
 
 
 def recipe_stages(
@@ -271,9 +296,11 @@ def train_adain(config: AdaINTrainConfig, callback: OptionalTrainCallback = None
         s = style_batch.to(device, non_blocking=True)
         for group in optimizer.param_groups:
             group["lr"] = cfg.lr / (1.0 + cfg.lr_decay * step)
+        distribution = cfg.distribution_weight > 0
         with torch.no_grad(), precision.vgg():
             content_feat = vgg(vgg_input(c), (ENCODER_LAYER,))[ENCODER_LAYER]
-            style_feats = {k: v.float() for k, v in vgg(vgg_input(s), STYLE_LAYERS).items()}
+            style_layers = DISTRIBUTION_LAYERS if distribution else STYLE_LAYERS
+            style_feats = {k: v.float() for k, v in vgg(vgg_input(s), style_layers).items()}
             target = adain(content_feat.float(), style_feats[ENCODER_LAYER])
         identity = cfg.identity_weight > 0
         with precision.net():
@@ -282,12 +309,22 @@ def train_adain(config: AdaINTrainConfig, callback: OptionalTrainCallback = None
             decoded = decoder(torch.cat([target, content_feat.to(target.dtype)]) if identity else target)
         if identity:
             decoded, rebuilt = decoded.split(len(target))
+        directions = None
+        if distribution:
+            # From the seed and the iteration: a resumed run draws the same directions.
+            gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+            directions = {
+                name: random_directions(style_feats[name].shape[1], DISTRIBUTION_DIRECTIONS, generator=gen, device=device)
+                for name in DISTRIBUTION_LAYERS
+            }
         with precision.vgg():
             parts = adain_losses(
                 vgg, precision.vgg_input(decoded), target, style_feats,
-                channels_last=VGG_CHANNELS_LAST,
+                channels_last=VGG_CHANNELS_LAST, directions=directions,
             )
         total = cfg.content_weight * parts["content"] + cfg.style_weight * parts["style"]
+        if distribution:
+            total = total + cfg.distribution_weight * parts["distribution"]
         if identity:
             parts["identity"] = torch.nn.functional.mse_loss(rebuilt.float(), c)
             total = total + cfg.identity_weight * parts["identity"]
@@ -310,6 +347,7 @@ def train_adain(config: AdaINTrainConfig, callback: OptionalTrainCallback = None
 
 
 __all__ = [
-    "AdaINTrainResult", "PREVIEW_CONTENT", "PREVIEW_STYLE", "STAGE_FIELDS", "adain_losses", "recipe_stages",
+    "AdaINTrainResult", "DISTRIBUTION_DIRECTIONS", "DISTRIBUTION_LAYERS", "PREVIEW_CONTENT", "PREVIEW_STYLE",
+    "STAGE_FIELDS", "adain_losses", "recipe_stages",
     "render_preview", "train_adain",
 ]
