@@ -437,3 +437,29 @@ def test_internal_errors_are_one_line_with_a_hint(capsys, tmp_path, content_path
     code, _, err = run(capsys, "transfer", content_path, style_path, "-o", tmp_path / "o.png", *FAST, "-q")
     assert code == 1
     assert err == "painterly: internal error: ZeroDivisionError: boom (rerun with --traceback for details)\n"
+
+
+def test_the_command_exits_fast_with_its_code_after_atexit_handlers_and_flushed_output(tmp_path):
+    # The entry point leaves through os._exit: the exit code, buffered output and atexit
+    # handlers (temporary folders, loggers) must survive that.
+    import subprocess
+    import sys
+
+    script = (
+        "import atexit, sys\n"
+        "path = sys.argv[1]\n"
+        "atexit.register(lambda: open(path, 'w').write('handler ran'))\n"
+        "sys.argv = ['painterly'] + sys.argv[2:]\n"
+        "from painterly.cli.main import run\n"
+        "run()\n"
+    )
+    marker = tmp_path / "marker.txt"
+    ok = subprocess.run([sys.executable, "-c", script, str(marker), "layers"], capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert "relu4_2" in ok.stdout and ok.stdout.endswith("\n")
+    assert marker.read_text() == "handler ran"
+    marker.unlink()
+    bad = subprocess.run([sys.executable, "-c", script, str(marker), "transfer", "--no-such-flag"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.startswith("painterly: error:") and len(bad.stderr.splitlines()) == 1
+    assert marker.read_text() == "handler ran"

@@ -1,6 +1,6 @@
 """``python -m painterly``: the same as the ``painterly`` command."""
 
-from painterly.cli.main import main
+from painterly.cli.main import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()

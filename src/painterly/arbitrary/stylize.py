@@ -230,7 +230,10 @@ def stylize_array(
     if low.shape[:2] == (height, width):
         out = np.rint(np.clip(low, 0.0, 1.0) * 255.0).astype(np.uint8)
     elif method == "guided":
-        out = guided_upsample(low, guide.astype(np.float32) / (255.0 if guide.dtype == np.uint8 else 1.0), pixels)
+        from ..cores import usable_cores
+
+        guide_low = guide.astype(np.float32) / (255.0 if guide.dtype == np.uint8 else 1.0)
+        out = guided_upsample(low, guide_low, pixels, threads=config.threads or usable_cores())
     else:
         from PIL import Image
 

@@ -27,19 +27,12 @@ from typing import Any, List, Optional
 from ..errors import PainterlyError
 from ..progress import OptionalCancel, is_cancelled
 from .plan import BatchTask
+from ..cores import usable_cores
 from .tracker import Tracker
 from .worker import WorkerSetup
 
 #: Seconds a worker gets to leave after the driver says stop, before it is terminated.
 STOP_GRACE = 3.0
-
-
-def cpu_count() -> int:
-    """CPU cores this process may use (its affinity mask, where the OS has one)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))  # type: ignore[attr-defined]
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
 
 
 def pool_shape(tasks: int, workers: int = 0, threads: int = 0, cores: int = 0) -> tuple:
@@ -49,7 +42,7 @@ def pool_shape(tasks: int, workers: int = 0, threads: int = 0, cores: int = 0) -
     threads within one image), at most 8 (each holds a model in memory) and no
     more than there are images; ``threads`` then divides the cores among them.
     """
-    cores = cores or cpu_count()
+    cores = cores or usable_cores()
     if workers <= 0:
         workers = max(1, cores // threads) if threads > 0 else min(cores, 8)
     workers = max(1, min(workers, max(tasks, 1)))
@@ -267,4 +260,4 @@ class LocalPool:
             worker.conn.close()
 
 
-__all__ = ["LocalPool", "cpu_count", "pool_shape"]
+__all__ = ["LocalPool", "pool_shape"]

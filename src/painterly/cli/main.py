@@ -381,4 +381,33 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_ERROR
 
 
-__all__ = ["main", "build_parser", "version"]
+def run() -> NoReturn:
+    """The ``painterly`` command's entry point: :func:`main`, then exit with its code.
+
+    When ``main`` has returned and no other Python thread is alive, the process
+    leaves through ``os._exit`` after running the ``atexit`` handlers (temporary
+    folders, multiprocessing, loggers) and flushing the standard streams:
+    tearing the interpreter down frees every module, array and the ONNX session
+    one by one, 60-70 ms of a 0.8 s ``stylize --style-image`` on 2 cores, where
+    the OS takes the whole process back at once. Every output is written and
+    closed by then (atomic renames). With a thread still running (a server, a
+    cluster client) it exits the normal way, which waits for it.
+    """
+    code = main()
+    import threading
+
+    if threading.active_count() > 1:
+        raise SystemExit(code)
+    import atexit
+    import os
+
+    try:
+        atexit._run_exitfuncs()  # noqa: SLF001 - the documented handlers, run as a normal exit would
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+    except (OSError, ValueError):  # a closed or broken pipe: the exit code still stands
+        pass
+    os._exit(code)
+
+
+__all__ = ["main", "build_parser", "run", "version"]

@@ -33,7 +33,8 @@ band, in C), so its extra memory is 15 float32 bands: about 50 MB for a
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -51,13 +52,26 @@ BAND_ROWS = 128
 GUIDED_MODES = ("detail", "filter")
 
 
-def box_mean(x: np.ndarray, radius: int, axes: Tuple[int, int] = (0, 1)) -> np.ndarray:
+def _in_parallel(jobs: Sequence[Callable[[], None]], threads: int) -> None:
+    """Run independent jobs on up to ``threads`` threads (numpy and Pillow release the GIL)."""
+    if threads <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            job()
+        return
+    with ThreadPoolExecutor(min(threads, len(jobs)), thread_name_prefix="painterly-guided") as pool:
+        for future in [pool.submit(job) for job in jobs]:
+            future.result()
+
+
+def box_mean(x: np.ndarray, radius: int, axes: Tuple[int, int] = (0, 1), threads: int = 1) -> np.ndarray:
     """Mean over ``(2r+1) x (2r+1)`` windows, windows clipped at the borders.
 
     Args:
         x: float (H, W, ...) array (or any layout, with ``axes`` its height and width axes).
         radius: r >= 0 (small: the cost grows with r; this module uses 1).
         axes: the two axes to filter along.
+        threads: split the other axes' planes over this many threads (``axes``
+            must then be ``(1, 2)`` of a (K, H, W) stack; otherwise one thread).
 
     Returns:
         float32 array of ``x``'s shape (each pixel: the mean of the window
@@ -66,27 +80,46 @@ def box_mean(x: np.ndarray, radius: int, axes: Tuple[int, int] = (0, 1)) -> np.n
     """
     if radius < 0:
         raise UsageError(f"radius must be >= 0, not {radius}")
-    out = np.array(x, dtype=np.float32)
-    for axis in axes:
-        n = out.shape[axis]
-        acc = out.copy()
-        for d in range(1, min(radius, n - 1) + 1):
-            lo = [slice(None)] * out.ndim
-            hi = [slice(None)] * out.ndim
-            lo[axis], hi[axis] = slice(d, None), slice(None, n - d)
-            acc[tuple(lo)] += out[tuple(hi)]  # each pixel gets its neighbour d before it
-            acc[tuple(hi)] += out[tuple(lo)]  # ... and d after it
-        idx = np.arange(n)
-        count = (np.minimum(idx + radius, n - 1) - np.maximum(idx - radius, 0) + 1).astype(np.float32)
-        shape = [1] * out.ndim
-        shape[axis] = n
-        acc /= count.reshape(shape)
-        out = acc
+    src = np.asarray(x)
+    out = np.empty(src.shape, dtype=np.float32)
+    if threads > 1 and src.ndim == 3 and tuple(axes) == (1, 2) and src.shape[0] > 1:
+        bounds = np.linspace(0, src.shape[0], min(threads, src.shape[0]) + 1).astype(int)
+        jobs = [lambda a=a, b=b: _box_mean_into(src[a:b], radius, axes, out[a:b]) for a, b in zip(bounds, bounds[1:])]
+        _in_parallel(jobs, threads)
+    else:
+        _box_mean_into(src, radius, axes, out)
     return out
 
 
+def _box_mean_into(x: np.ndarray, radius: int, axes: Tuple[int, int], out: np.ndarray) -> None:
+    """:func:`box_mean` of ``x`` written into ``out`` (float32, ``x``'s shape)."""
+    current = x
+    weight = np.ones((1,) * x.ndim, dtype=np.float32)
+    for k, axis in enumerate(axes):
+        n = x.shape[axis]
+        # The first axis sums into a fresh buffer, the second into ``out``; window
+        # sizes are divided once at the end (one pass instead of one per axis).
+        acc = out if k == len(axes) - 1 else np.empty(x.shape, dtype=np.float32)
+        acc[...] = current
+        for d in range(1, min(radius, n - 1) + 1):
+            lo = [slice(None)] * x.ndim
+            hi = [slice(None)] * x.ndim
+            lo[axis], hi[axis] = slice(d, None), slice(None, n - d)
+            acc[tuple(lo)] += current[tuple(hi)]  # each pixel gets its neighbour d before it
+            acc[tuple(hi)] += current[tuple(lo)]  # ... and d after it
+        idx = np.arange(n)
+        count = (np.minimum(idx + radius, n - 1) - np.maximum(idx - radius, 0) + 1).astype(np.float32)
+        shape = [1] * x.ndim
+        shape[axis] = n
+        weight = weight * (np.float32(1.0) / count).reshape(shape)
+        current = acc
+    if current is not out:  # no axes
+        out[...] = current
+    out *= weight
+
+
 def guided_coefficients(
-    guide: np.ndarray, source: np.ndarray, radius: int = DEFAULT_RADIUS, eps: float = DEFAULT_EPS
+    guide: np.ndarray, source: np.ndarray, radius: int = DEFAULT_RADIUS, eps: float = DEFAULT_EPS, threads: int = 1
 ) -> Tuple[np.ndarray, np.ndarray]:
     """Window-averaged local affine models ``source ~ A guide + b`` (colour guided filter).
 
@@ -95,6 +128,7 @@ def guided_coefficients(
         source: float (h, w, C), the image to transfer (the stylized result).
         radius: window radius in pixels.
         eps: regularization (larger: smoother, less detail).
+        threads: CPU threads for the box filters.
 
     Returns:
         ``(A, b)``: float32 (h, w, C, 3) and (h, w, C), already averaged over
@@ -116,7 +150,7 @@ def guided_coefficients(
     pairs = [(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)]
     # One box filter over all first and second moments at once (21 planes for RGB).
     stacked = np.concatenate([g, p, np.stack([g[i] * g[j] for i, j in pairs]), (p[:, None] * g[None]).reshape(3 * c, h, w)])
-    means = box_mean(stacked, radius, axes=(1, 2))
+    means = box_mean(stacked, radius, axes=(1, 2), threads=threads)
     mean_g, mean_p = means[:3], means[3 : 3 + c]
     var = {pair: means[3 + c + k] - mean_g[pair[0]] * mean_g[pair[1]] for k, pair in enumerate(pairs)}
     for i in range(3):
@@ -131,7 +165,7 @@ def guided_coefficients(
             coef[3 * k + i] = a
             bk -= a * mean_g[i]
         coef[3 * c + k] = bk
-    averaged = box_mean(coef, radius, axes=(1, 2)).transpose(1, 2, 0)
+    averaged = box_mean(coef, radius, axes=(1, 2), threads=threads).transpose(1, 2, 0)
     return averaged[..., : 3 * c].reshape(h, w, c, 3), averaged[..., 3 * c :]
 
 
@@ -159,6 +193,7 @@ def guided_upsample(
     out: Optional[np.ndarray] = None,
     rows: int = BAND_ROWS,
     mode: str = "detail",
+    threads: int = 1,
 ) -> np.ndarray:
     """Upsample ``low_output`` to ``guide``'s size, restoring the guide's detail (module docstring).
 
@@ -172,6 +207,8 @@ def guided_upsample(
         mode: ``"detail"`` (default): the upsampled result plus the photo's
             detail through the local gain, ``up(p) + up(A) (I - up(I_low))``;
             ``"filter"``: the fast guided filter, ``up(A) I + up(b)``.
+        threads: CPU threads (bands of rows in parallel; each thread holds
+            its own band buffers).
 
     Returns:
         uint8 (H, W, 3), clamped and rounded.
@@ -186,7 +223,7 @@ def guided_upsample(
     h, w = low_output.shape[:2]
     if out is None:
         out = np.empty((height, width, 3), dtype=np.uint8)
-    a, b = guided_coefficients(low_guide, low_output, radius, eps)
+    a, b = guided_coefficients(low_guide, low_output, radius, eps, threads)
     # Channels first (K, h, w), so every plane below is a contiguous (rows, W) array:
     # A's 9 entries, then up(p) and up(I_low) (detail) or b (filter).
     extra = [low_output, low_guide] if mode == "detail" else [b]
@@ -196,8 +233,8 @@ def guided_upsample(
     planes = [Image.fromarray(plane, mode="F") for plane in coef]
     scale = np.float32(1.0 / 255.0)
     sy = h / height
-    for y0 in range(0, height, max(1, rows)):
-        y1 = min(height, y0 + rows)
+
+    def paint_band(y0: int, y1: int) -> None:
         # Pillow's bilinear resize of the band's source rows (in C; the same half-pixel
         # centres as a whole-image resize, reading neighbours outside the box).
         box = (0.0, y0 * sy, float(w), y1 * sy)
@@ -213,6 +250,10 @@ def guided_upsample(
         q *= 255.0
         np.rint(q, out=q)
         out[y0:y1] = q.transpose(1, 2, 0)
+
+    step = max(1, rows)
+    # Bands write disjoint rows of ``out``, so they may run in any order on any thread.
+    _in_parallel([lambda y0=y0: paint_band(y0, min(height, y0 + step)) for y0 in range(0, height, step)], threads)
     return out
 
 

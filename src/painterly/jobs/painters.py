@@ -26,6 +26,7 @@ from typing import Any, Dict, Sequence
 import numpy as np
 
 from ..config import METHOD_CONFIGS, METHODS, StylizeConfig, TransferConfig
+from ..cores import usable_cores
 from ..errors import Cancelled, ConfigError, UsageError, did_you_mean
 from ..progress import OptionalCallback, OptionalCancel, Progress, is_cancelled
 
@@ -269,13 +270,6 @@ def check_method(method: str) -> None:
             f"method must be one of {', '.join(METHODS)}, not '{method}'{did_you_mean(str(method), METHODS)}",
             field="method", value=method, choices=METHODS,
         )
-
-
-def usable_cores() -> int:
-    """CPU cores this process may run on."""
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def paint_lanes(method: str, config: Any, images: int) -> int:

@@ -91,7 +91,7 @@ def split_cores(video: VideoConfig, threads: int = 0) -> Tuple[int, int]:
     Returns:
         ``(painter, worker)``; ``painter`` is 0 (automatic) when nothing is to be split.
     """
-    from ..jobs.painters import usable_cores
+    from ..cores import usable_cores
 
     cores = usable_cores()
     if threads or video.consistency != "flow" or cores < 2:
