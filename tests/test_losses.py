@@ -337,3 +337,36 @@ def test_sliced_wasserstein_loss_resamples_a_target_of_another_size_and_has_grad
     batch = torch.cat([target, target + 3])
     assert float(sliced_wasserstein_loss(batch, target, d)) == pytest.approx(
         0.5 * float(sliced_wasserstein_loss(target + 3, target, d)), rel=1e-5)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_gram_gradient_of_the_one_product_backward_is_exact(channels_last):
+    # feature_stats' product has its own backward ((g + g^T) F): gradcheck it in float64 in both
+    # layouts, through the Gram and the mean as the losses use them.
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 4, 3, 5, dtype=torch.float64, generator=g)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    weights = torch.randn(2, 4, 4, dtype=torch.float64, generator=g)  # not symmetric on purpose
+
+    def f(t):
+        s = feature_stats(t)
+        return (s.gram * weights).sum() + s.mean.square().sum()
+
+    assert torch.autograd.gradcheck(f, (x,))
+    mask = torch.rand(1, 1, 3, 5, dtype=torch.float64, generator=g)
+    assert torch.autograd.gradcheck(lambda t: (feature_stats(t, mask).gram * weights).sum(), (x,))
+
+
+def test_bfloat16_gram_gradient_is_close_to_float32():
+    g = torch.Generator().manual_seed(4)
+    x = torch.rand(1, 16, 12, 12, generator=g).contiguous(memory_format=torch.channels_last)
+    target = feature_stats(torch.rand(1, 16, 12, 12, generator=g))
+    grads = []
+    for dtype in (torch.float32, torch.bfloat16):
+        xi = x.to(dtype).detach().requires_grad_(True)
+        gram_loss(feature_stats(xi), target).backward()
+        assert xi.grad.dtype == dtype
+        grads.append(xi.grad.float())
+    assert float((grads[0] - grads[1]).norm() / grads[0].norm()) < 0.02

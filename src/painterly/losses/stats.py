@@ -71,8 +71,34 @@ def _positions_by_channels(features: torch.Tensor) -> Tuple[torch.Tensor, bool]:
     return features.reshape(b, c, h * w), False
 
 
+class _SymmetricOuter(torch.autograd.Function):
+    """F F^T over positions with one matrix product in the backward pass.
+
+    Autograd would treat the two factors as two inputs: two products
+    (``grad F`` and ``grad^T F``), a sum of the two, and a cast of the float32
+    gradient to the features' dtype. Here ``grad_F = (grad + grad^T) F``: one
+    product on the small C x C matrix's symmetric part, in the features' dtype.
+    """
+
+    @staticmethod
+    def forward(ctx, f: torch.Tensor, transposed: bool) -> torch.Tensor:  # type: ignore[override]
+        g = torch.bmm(f.transpose(1, 2), f) if transposed else torch.bmm(f, f.transpose(1, 2))
+        ctx.save_for_backward(f)
+        ctx.transposed = transposed
+        return g.to(torch.promote_types(g.dtype, torch.float32))
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        (f,) = ctx.saved_tensors
+        sym = (grad + grad.transpose(1, 2)).to(f.dtype)
+        return (torch.bmm(f, sym) if ctx.transposed else torch.bmm(sym, f)), None
+
+
 def _outer(f: torch.Tensor, transposed: bool) -> torch.Tensor:
-    """F F^T over positions, at least in float32 (a bfloat16 product is rounded once at the end)."""
+    """F F^T over positions (B x C x C), at least in float32 (a bfloat16 product is
+    rounded once at the end). ``f``: B x C x N, or B x N x C when ``transposed``."""
+    if torch.is_grad_enabled() and f.requires_grad:
+        return _SymmetricOuter.apply(f, transposed)
     g = torch.bmm(f.transpose(1, 2), f) if transposed else torch.bmm(f, f.transpose(1, 2))
     return g.to(torch.promote_types(g.dtype, torch.float32))
 
