@@ -71,34 +71,52 @@ def _positions_by_channels(features: torch.Tensor) -> Tuple[torch.Tensor, bool]:
     return features.reshape(b, c, h * w), False
 
 
-class _SymmetricOuter(torch.autograd.Function):
-    """F F^T over positions with one matrix product in the backward pass.
+class _OuterAndMean(torch.autograd.Function):
+    """F F^T and the channel sums' mean over positions, with a fused backward pass.
 
-    Autograd would treat the two factors as two inputs: two products
-    (``grad F`` and ``grad^T F``), a sum of the two, and a cast of the float32
-    gradient to the features' dtype. Here ``grad_F = (grad + grad^T) F``: one
-    product on the small C x C matrix's symmetric part, in the features' dtype.
+    Left to autograd, the two factors of F F^T are two inputs (two products, a
+    sum of the two, a cast of the float32 gradient), and the mean's gradient is
+    a full-size expanded, divided copy added to it: at 512 px those passes over
+    relu1_1 and relu2_1 cost more than the products. Here
+    ``grad_F = (grad_G + grad_G^T) F + grad_mean / N``: one product on the
+    C x C matrix's symmetric part in the features' dtype, into which the mean's
+    gradient is broadcast (``baddbmm``).
     """
 
     @staticmethod
-    def forward(ctx, f: torch.Tensor, transposed: bool) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, f: torch.Tensor, transposed: bool, with_mean: bool):  # type: ignore[override]
+        stat_dtype = torch.promote_types(f.dtype, torch.float32)
         g = torch.bmm(f.transpose(1, 2), f) if transposed else torch.bmm(f, f.transpose(1, 2))
+        # Without the mean (a masked Gram), a zero stands in and gets a zero gradient.
+        if with_mean and f.dtype == torch.bfloat16:
+            # A product with ones: oneDNN sums in float32 and rounds the C sums once (like the
+            # Gram), 20x faster than a float32-accumulating mean over bfloat16 positions.
+            n = f.shape[1] if transposed else f.shape[2]
+            ones = f.new_ones(f.shape[0], 1, n) if transposed else f.new_ones(f.shape[0], n, 1)
+            sums = torch.bmm(ones, f).squeeze(1) if transposed else torch.bmm(f, ones).squeeze(2)
+            mean = sums.to(stat_dtype) / n
+        elif with_mean:
+            mean = f.mean(dim=1 if transposed else 2, dtype=stat_dtype)
+        else:
+            mean = f.new_zeros(f.shape[0], 1, dtype=stat_dtype)
         ctx.save_for_backward(f)
         ctx.transposed = transposed
-        return g.to(torch.promote_types(g.dtype, torch.float32))
+        return g.to(stat_dtype), mean
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+    def backward(ctx, grad_g: torch.Tensor, grad_mean: torch.Tensor):  # type: ignore[override]
         (f,) = ctx.saved_tensors
-        sym = (grad + grad.transpose(1, 2)).to(f.dtype)
-        return (torch.bmm(f, sym) if ctx.transposed else torch.bmm(sym, f)), None
+        sym = (grad_g + grad_g.transpose(1, 2)).to(f.dtype)
+        if ctx.transposed:  # f: B x N x C
+            return torch.baddbmm((grad_mean / f.shape[1]).to(f.dtype).unsqueeze(1), f, sym), None, None
+        return torch.baddbmm((grad_mean / f.shape[2]).to(f.dtype).unsqueeze(2), sym, f), None, None
 
 
 def _outer(f: torch.Tensor, transposed: bool) -> torch.Tensor:
     """F F^T over positions (B x C x C), at least in float32 (a bfloat16 product is
     rounded once at the end). ``f``: B x C x N, or B x N x C when ``transposed``."""
     if torch.is_grad_enabled() and f.requires_grad:
-        return _SymmetricOuter.apply(f, transposed)
+        return _OuterAndMean.apply(f, transposed, False)[0]
     g = torch.bmm(f.transpose(1, 2), f) if transposed else torch.bmm(f, f.transpose(1, 2))
     return g.to(torch.promote_types(g.dtype, torch.float32))
 
@@ -121,8 +139,11 @@ def feature_stats(features: torch.Tensor, mask: Optional[torch.Tensor] = None) -
     stat_dtype = torch.promote_types(f.dtype, torch.float32)
     if mask is None:
         n = float(h * w)
-        mean = f.mean(dim=pos, dtype=stat_dtype)
-        gram = _outer(f, transposed) / (c * n)
+        if torch.is_grad_enabled() and f.requires_grad:
+            outer, mean = _OuterAndMean.apply(f, transposed, True)
+        else:
+            outer, mean = _outer(f, transposed), f.mean(dim=pos, dtype=stat_dtype)
+        gram = outer / (c * n)
     else:
         m = mask.reshape(mask.shape[0], h * w, 1) if transposed else mask.reshape(mask.shape[0], 1, h * w)
         m = m.expand(b, *m.shape[1:])
