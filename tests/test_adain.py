@@ -376,9 +376,9 @@ def test_resume_with_a_new_crop_size_records_a_stage(folders: Dict[str, Path], t
     assert result.start_iteration == 2 and result.iterations == 3
     expected = [
         {"from_iteration": 0, "image_size": 32, "batch_size": 2, "lr": 1e-4, "identity_weight": 0.0,
-         "distribution_weight": 0.0, "content_images": 5, "style_images": 2},
+         "distribution_weight": 0.0, "style_color_jitter": 0.0, "content_images": 5, "style_images": 2},
         {"from_iteration": 2, "image_size": 48, "batch_size": 2, "lr": 2e-4, "identity_weight": 0.0,
-         "distribution_weight": 0.0, "content_images": 5, "style_images": 2},
+         "distribution_weight": 0.0, "style_color_jitter": 0.0, "content_images": 5, "style_images": 2},
     ]
     assert read_checkpoint(result.checkpoint_path, kind="adain")["stages"] == expected
     assert read_model_info(out).meta["train"]["stages"] == expected

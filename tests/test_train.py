@@ -245,3 +245,31 @@ def test_config_defaults_are_valid_and_documented() -> None:
         assert f.metadata.get("help"), f.name
     with pytest.raises(ConfigError, match="device"):
         TrainConfig(device="gpu")
+
+
+def test_color_jitter_recolours_crops_reproducibly_and_is_off_by_default(photos: Path) -> None:
+    from painterly.imaging.color import rgb_to_yiq
+    from painterly.training.data import jitter_colors
+
+    files, _ = scan_images(photos)
+    plain = CropSampler(files, 32, 4, seed=5).next_batch()
+    zero = CropSampler(files, 32, 4, seed=5, color_jitter=0.0).next_batch()
+    assert torch.equal(plain, zero)  # 0: the same random stream as without the option
+    jittered = CropSampler(files, 32, 4, seed=5, color_jitter=1.0)
+    state = jittered.state_dict()
+    a = jittered.next_batch()
+    again = CropSampler(files, 32, 4, seed=7, color_jitter=1.0)
+    again.load_state_dict(state)
+    assert torch.equal(a, again.next_batch())  # resumable like every other draw
+    assert a.shape == plain.shape and 0.0 <= float(a.min()) and float(a.max()) <= 1.0
+    assert not torch.allclose(a, plain, atol=0.02)
+    # A 90 degree turn keeps the luma and the chroma's length, and swaps I and Q (I -> Q, Q -> -I).
+    x = torch.full((1, 3, 2, 2), 0.5)
+    x[:, 0] = 0.7
+    turned = rgb_to_yiq(jitter_colors(x, 90.0, 1.0, 1.0))
+    ref = rgb_to_yiq(x)
+    torch.testing.assert_close(turned[:, 0], ref[:, 0], atol=1e-5, rtol=0)
+    torch.testing.assert_close(turned[:, 2], ref[:, 1], atol=1e-5, rtol=0)
+    torch.testing.assert_close(turned[:, 1], -ref[:, 2], atol=1e-5, rtol=0)
+    grey = rgb_to_yiq(jitter_colors(x, 0.0, 0.0, 1.0))
+    assert float(grey[:, 1:].abs().max()) < 1e-5  # saturation 0: grey

@@ -505,6 +505,12 @@ class AdaINTrainConfig:
         "64 random directions a layer, fresh each iteration) beside the paper's mean/std loss; it asks for "
         "the painting's texture, not only its channel statistics; about 10 to start; 0: the paper's losses only",
     )
+    style_color_jitter: float = _opt(
+        0.0,
+        "recolour each painting crop at random, 0..1: hue turned by up to 180 degrees x this, saturation "
+        "and brightness scaled by up to 50% and 20% x this, so the decoder meets more palettes than the "
+        "folder holds; 0: the crops' own colours",
+    )
     checkpoint_every: int = _opt(1000, "write a checkpoint, the model and the loss curve every N iterations")
     preview_every: int = _opt(0, "write the preview image every N iterations; 0: with each checkpoint")
     seed: int = _opt(0, "random seed (decoder init, crops, order); the same seed gives the same model on CPU")
@@ -538,6 +544,8 @@ class AdaINTrainConfig:
             raise ConfigError(f"batch_size must be between 1 and 1024, not {self.batch_size}")
         if not (0 < self.lr < 1):
             raise ConfigError(f"lr must be > 0 and < 1, not {self.lr}")
+        if not 0.0 <= self.style_color_jitter <= 1.0:
+            raise ConfigError(f"style_color_jitter must be between 0 and 1, not {self.style_color_jitter}")
         for name in ("lr_decay", "content_weight", "style_weight", "identity_weight", "distribution_weight"):
             value = getattr(self, name)
             if not (value >= 0 and value < float("inf")):

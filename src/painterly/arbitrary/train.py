@@ -81,7 +81,7 @@ PREVIEW_STYLE = _DATA / "starry_night.jpg"
 #: Recipe fields that may change on ``--resume`` (a curriculum: small fast crops
 #: first, larger ones later); each change starts a new entry of the run's
 #: ``stages`` record, kept in the checkpoint and the model's metadata.
-STAGE_FIELDS = ("image_size", "batch_size", "lr", "identity_weight", "distribution_weight")
+STAGE_FIELDS = ("image_size", "batch_size", "lr", "identity_weight", "distribution_weight", "style_color_jitter")
 
 #: Layers of the optional distribution (sliced Wasserstein) style loss: the paper's
 #: four and relu5_1, whose large receptive field sees the strokes' arrangement.
@@ -98,7 +98,7 @@ _RESUMABLE_CHANGES = (
     "output", "content", "style", *STAGE_FIELDS,
 )
 _MAY_CHANGE = (
-    "iterations, crop size, batch size, learning rate, identity and distribution weights, "
+    "iterations, crop size, batch size, learning rate, identity and distribution weights, colour jitter, "
     "checkpoint/preview intervals, device, amp and threads"
 )
 
@@ -253,7 +253,7 @@ def train_adain(config: AdaINTrainConfig, callback: OptionalTrainCallback = None
 
     samplers = {
         "content": CropSampler(content_files, cfg.image_size, cfg.batch_size, cfg.seed),
-        "style": CropSampler(style_files, cfg.image_size, cfg.batch_size, cfg.seed + 1),
+        "style": CropSampler(style_files, cfg.image_size, cfg.batch_size, cfg.seed + 1, cfg.style_color_jitter),
     }
     run.restore(state)
     if state is not None:

@@ -327,8 +327,8 @@ def register(subparsers: Any, parser_class: Optional[Callable[..., argparse.Argu
         "pass. Writes the model (.safetensors), a checkpoint to --resume from, preview images and a loss "
         "curve beside -o. The paper's 160000 iterations need a GPU (hours); on a CPU an iteration takes "
         "about half a minute at 256 px, 2-4 s with the CPU recipe of docs/models.md. --resume may change "
-        "the crop size, batch size, learning rate and identity weight (a curriculum; each change is "
-        "recorded in the model).",
+        "the crop size, batch size, learning rate, identity and distribution weights and colour jitter (a "
+        "curriculum; each change is recorded in the model).",
     )
     a.add_argument("--content", metavar="FOLDER", help="folder of content photos (searched recursively)")
     a.add_argument("--style", metavar="FOLDER", help="folder of style images, e.g. paintings (searched recursively)")

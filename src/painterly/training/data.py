@@ -4,7 +4,10 @@
   (sorted) order, and counts the other files it skips.
 * :class:`CropSampler` draws batches of square crops: the photo is scaled so
   its short side is ``image_size`` x U(1, 1.5) (some variety of scale without
-  ever upsampling the crop), cropped at a random place, randomly mirrored.
+  ever upsampling the crop), cropped at a random place, randomly mirrored,
+  optionally recoloured (``color_jitter``: hue turned, saturation and
+  brightness scaled; for paintings, so a decoder meets more palettes than
+  the folder holds).
   Files that fail to decode are skipped from then on and counted. All
   randomness comes from one seeded ``torch.Generator`` whose state, with the
   epoch order and position, is the sampler's ``state_dict``: restoring it
@@ -31,6 +34,29 @@ from ..imaging.io import IMAGE_EXTENSIONS, image_to_tensor, open_image
 
 #: The short side is scaled to image_size times a uniform factor in this range.
 SCALE_RANGE = (1.0, 1.5)
+#: At ``color_jitter`` 1: hue turned by up to this many degrees either way, saturation
+#: and brightness scaled by up to these fractions either way.
+JITTER_HUE_DEGREES = 180.0
+JITTER_SATURATION = 0.5
+JITTER_BRIGHTNESS = 0.2
+
+
+def jitter_colors(crop: torch.Tensor, hue: float, saturation: float, brightness: float) -> torch.Tensor:
+    """Recolour an RGB [0, 1] batch (B x 3 x H x W) in YIQ space, clamped to [0, 1].
+
+    Args:
+        hue: turn of the chroma plane (I, Q) in degrees.
+        saturation: factor on the chroma (1: unchanged).
+        brightness: factor on the luma Y (1: unchanged).
+    """
+    from ..imaging.color import rgb_to_yiq, yiq_to_rgb
+
+    yiq = rgb_to_yiq(crop)
+    a = math.radians(hue)
+    cos, sin = math.cos(a) * saturation, math.sin(a) * saturation
+    i, q = yiq[:, 1], yiq[:, 2]
+    out = torch.stack([yiq[:, 0] * brightness, cos * i - sin * q, sin * i + cos * q], dim=1)
+    return yiq_to_rgb(out).clamp_(0.0, 1.0)
 
 
 def scan_images(folder: str | os.PathLike) -> Tuple[List[Path], int]:
@@ -109,16 +135,21 @@ class CropSampler:
         image_size: side of the crops in px.
         batch_size: crops per batch.
         seed: seeds the sampler's own generator (independent of torch's global RNG).
+        color_jitter: strength of :func:`jitter_colors` in [0, 1] (0: off, and the
+            random stream is the same as without the option).
 
     Every epoch visits all readable files once, in a fresh random order.
     """
 
-    def __init__(self, files: Sequence[Path], image_size: int, batch_size: int, seed: int) -> None:
+    def __init__(
+        self, files: Sequence[Path], image_size: int, batch_size: int, seed: int, color_jitter: float = 0.0
+    ) -> None:
         if not files:
             raise ImageError("no images to train on")
         self.files = [Path(f) for f in files]
         self.image_size = image_size
         self.batch_size = batch_size
+        self.color_jitter = float(color_jitter)
         self.generator = torch.Generator().manual_seed(seed)
         self.order: List[int] = []
         self.position = 0
@@ -149,9 +180,17 @@ class CropSampler:
             # Draw the crop's randomness before reading, so a bad file consumes
             # the same numbers on every run.
             u = torch.rand(4, generator=self.generator, dtype=torch.float64).tolist()
+            j = torch.rand(3, generator=self.generator, dtype=torch.float64).tolist() if self.color_jitter else None
             scale = SCALE_RANGE[0] + u[0] * (SCALE_RANGE[1] - SCALE_RANGE[0])
             try:
-                crops.append(load_crop(self.files[index], self.image_size, scale, u[1], u[2], u[3] < 0.5))
+                crop = load_crop(self.files[index], self.image_size, scale, u[1], u[2], u[3] < 0.5)
+                if j is not None:
+                    k = self.color_jitter
+                    crop = jitter_colors(
+                        crop, (2 * j[0] - 1) * k * JITTER_HUE_DEGREES, 1 + (2 * j[1] - 1) * k * JITTER_SATURATION,
+                        1 + (2 * j[2] - 1) * k * JITTER_BRIGHTNESS,
+                    )
+                crops.append(crop)
             except ImageError:
                 self.bad.append(index)
                 if len(self.bad) == len(self.files):
