@@ -27,8 +27,8 @@ working-resolution picture about 3x more than ``"detail"`` does).
 
 Memory: the coefficients are 15 float32 planes at low resolution; the
 full-resolution pass runs in bands of rows (Pillow resizes each plane's
-band, in C), so its extra memory is 15 float32 bands: about 50 MB for a
-6000 px wide photo, on top of its uint8 input and output.
+band, in C), so its extra memory is 15 float32 bands per thread: about
+50 MB a thread for a 6000 px wide photo, on top of its uint8 input and output.
 """
 
 from __future__ import annotations
