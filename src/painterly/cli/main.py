@@ -388,8 +388,8 @@ def run() -> NoReturn:
     leaves through ``os._exit`` after running the ``atexit`` handlers (temporary
     folders, multiprocessing, loggers) and flushing the standard streams:
     tearing the interpreter down frees every module, array and the ONNX session
-    one by one, 60-70 ms of a 0.8 s ``stylize --style-image`` on 2 cores, where
-    the OS takes the whole process back at once. Every output is written and
+    one by one, a visible share of a one-image run (benchmarks/results/startup.txt),
+    where the OS takes the whole process back at once. Every output is written and
     closed by then (atomic renames). With a thread still running (a server, a
     cluster client) it exits the normal way, which waits for it.
     """

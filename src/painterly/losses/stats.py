@@ -90,7 +90,7 @@ class _OuterAndMean(torch.autograd.Function):
         # Without the mean (a masked Gram), a zero stands in and gets a zero gradient.
         if with_mean and f.dtype == torch.bfloat16:
             # A product with ones: oneDNN sums in float32 and rounds the C sums once (like the
-            # Gram), 20x faster than a float32-accumulating mean over bfloat16 positions.
+            # Gram); a float32-accumulating mean over bfloat16 positions is many times slower.
             n = f.shape[1] if transposed else f.shape[2]
             ones = f.new_ones(f.shape[0], 1, n) if transposed else f.new_ones(f.shape[0], n, 1)
             sums = torch.bmm(ones, f).squeeze(1) if transposed else torch.bmm(f, ones).squeeze(2)
