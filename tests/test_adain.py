@@ -713,6 +713,17 @@ def test_cli_stylize_has_the_transform_and_refine_options(capsys, tmp_path, adai
     assert code == 2 and "transform" in err and len(err.strip().splitlines()) == 1
 
 
+def test_a_bare_refine_flag_means_the_quality_mode() -> None:
+    from painterly.cli.main import build_parser
+    from painterly.cli.options import given_options
+    from painterly.config import REFINE_QUALITY
+
+    parser = build_parser()
+    assert given_options(parser.parse_args(["stylize", "p.jpg", "-o", "o.png", "--refine"]))["refine"] == REFINE_QUALITY == 20
+    assert given_options(parser.parse_args(["stylize", "p.jpg", "-o", "o.png", "--refine", "5"]))["refine"] == 5
+    assert "refine" not in given_options(parser.parse_args(["stylize", "p.jpg", "-o", "o.png"]))
+
+
 def _scoring() -> Any:
     import importlib.util
 

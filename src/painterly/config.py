@@ -315,6 +315,11 @@ UPSAMPLE_MODES = ("guided", "bicubic")
 ARBITRARY_TRANSFORMS = ("adain", "efdm", "wct")
 
 
+# The quality mode's iteration count when none is given (docs/models.md, "--refine N":
+# chosen on the dev set, where 20 is the knee of quality against time).
+REFINE_QUALITY = 20
+
+
 @dataclass(frozen=True)
 class StylizeConfig:
     """Settings of feed-forward stylization with a trained model (Johnson et al. 2016).
@@ -378,7 +383,8 @@ class StylizeConfig:
     )
     refine: int = _opt(
         0, "AdaIN quality mode: this many optimization iterations from the one-pass result, at refine_size, "
-        "then guided upsampling; 0 is off (seconds per iteration on a CPU)"
+        f"then guided upsampling; 0 is off (seconds per iteration on a CPU); a bare --refine means "
+        f"{REFINE_QUALITY}, the knee of the measured quality-versus-time curve", bare=REFINE_QUALITY,
     )
     refine_size: int = _opt(384, "AdaIN: long side in px at which refine optimizes (smaller is faster)")
 

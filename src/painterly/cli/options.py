@@ -152,11 +152,14 @@ def add_config_options(
             )
         else:
             conv: Callable[[str], Any] = str if elem is str else number(elem)
+            # A field with a "bare" value may be given without one (``--refine`` alone).
+            bare = f.metadata.get("bare")
             group.add_argument(
                 flag(f.name),
                 dest=dest,
                 type=conv,
                 default=None,
+                **({"nargs": "?", "const": bare} if bare is not None else {}),
                 choices=tuple(choices) if choices else None,
                 metavar=None if choices else {int: "N", float: "X"}.get(elem, "TEXT"),
                 help=f"{text} (default: {_describe(default)})",
