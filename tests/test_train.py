@@ -273,3 +273,16 @@ def test_color_jitter_recolours_crops_reproducibly_and_is_off_by_default(photos:
     torch.testing.assert_close(turned[:, 1], -ref[:, 2], atol=1e-5, rtol=0)
     grey = rgb_to_yiq(jitter_colors(x, 0.0, 0.0, 1.0))
     assert float(grey[:, 1:].abs().max()) < 1e-5  # saturation 0: grey
+
+
+def test_loss_curve_draws_a_term_added_by_a_resumed_stage_from_where_it_started(tmp_path):
+    from painterly.training.losscurve import curve_points, draw_loss_curve
+
+    history = {"total": [2.0] * 100, "distribution": [0.5] * 10}
+    points = curve_points(history, columns=500)
+    assert points["total"][0][0] == 1 and points["total"][-1][0] == 100
+    assert points["distribution"][0][0] == 91 and points["distribution"][-1][0] == 100
+    coarse = curve_points({"total": [1.0] * 1000, "late": [1.0] * 100}, columns=50)
+    assert len(coarse["late"]) == 5 and min(x for x, _ in coarse["late"]) > 900
+    image = draw_loss_curve(history, tmp_path / "loss.png")
+    assert image.size == (900, 520) and (tmp_path / "loss.png").is_file()

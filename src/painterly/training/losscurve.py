@@ -43,6 +43,25 @@ def _reduce(values: Sequence[float], columns: int) -> List[Tuple[float, float]]:
     return points
 
 
+def curve_points(history: Mapping[str, Sequence[float]], columns: int) -> Dict[str, List[Tuple[float, float]]]:
+    """(iteration, mean value) points per term, about ``columns`` across the whole run.
+
+    A term that a resumed stage added (an identity or distribution loss) has fewer
+    values than the run has iterations: they are its last ones, so its points start
+    where it started, not at iteration 1. Non-positive and non-finite values are
+    left out (they have no logarithm).
+    """
+    n_iter = max((len(v) for v in history.values()), default=0)
+    series: Dict[str, List[Tuple[float, float]]] = {}
+    for name, values in history.items():
+        start = n_iter - len(values)
+        share = max(1, columns * len(values) // max(1, n_iter))
+        points = [(start + x, v) for x, v in _reduce(list(values), share) if v > 0 and math.isfinite(v)]
+        if points:
+            series[name] = points
+    return series
+
+
 def _format_tick(value: float) -> str:
     if value == 0:
         return "0"
@@ -76,12 +95,8 @@ def draw_loss_curve(
     draw = ImageDraw.Draw(image)
     font, small = label_font(14), label_font(12)
 
-    series: Dict[str, List[Tuple[float, float]]] = {}
-    for name, values in history.items():
-        points = [(x, v) for x, v in _reduce(list(values), plot_w) if v > 0 and math.isfinite(v)]
-        if points:
-            series[name] = points
     n_iter = max((len(v) for v in history.values()), default=0)
+    series = curve_points(history, plot_w)
     all_y = [v for pts in series.values() for _, v in pts]
     if all_y:
         y_lo, y_hi = math.log10(min(all_y)), math.log10(max(all_y))
