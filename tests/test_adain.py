@@ -666,6 +666,8 @@ def test_stylize_config_checks_the_transform_and_refine_fields() -> None:
         StylizeConfig(refine=-1)
     with pytest.raises(ConfigError, match="refine_size"):
         StylizeConfig(refine_size=8)
+    with pytest.raises(ConfigError, match="refine_style_weight"):
+        StylizeConfig(refine_style_weight=0)
 
 
 def test_refine_lowers_the_loss_reports_progress_and_stops_on_cancel(tmp_path, adain_models, photo, style_path):
@@ -700,6 +702,22 @@ def test_refine_lowers_the_loss_reports_progress_and_stops_on_cancel(tmp_path, a
         painter.paint(pixels, on_progress=stop_after_two, cancel=cancel)
     assert info.value.result.pixels.shape == pixels.shape
     assert info.value.image.size == (pixels.shape[1], pixels.shape[0])
+
+
+def test_refine_style_weight_trades_content_for_style(photo, style_path):
+    from painterly.arbitrary.refine import refine
+
+    with Image.open(photo) as img:
+        work = np.asarray(img.convert("RGB"))
+    with Image.open(style_path) as img:
+        style = np.asarray(img.convert("RGB"))
+    start = work.astype(np.float32) / 255.0  # refine from the photo itself: any painting will do
+    runs = {}
+    for weight in (0.5, 8.0):
+        cfg = StylizeConfig(style_images=("s",), refine=3, refine_size=64, style_size=64, refine_style_weight=weight)
+        runs[weight] = refine(work, start, [style], cfg).losses
+    assert runs[8.0]["style"] < runs[0.5]["style"]  # the heavier style weight pulls harder toward the painting
+    assert runs[8.0]["content"] > runs[0.5]["content"]
 
 
 def test_cli_stylize_has_the_transform_and_refine_options(capsys, tmp_path, adain_models, photo, style_path):

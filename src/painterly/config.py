@@ -387,6 +387,10 @@ class StylizeConfig:
         f"{REFINE_QUALITY}, the knee of the measured quality-versus-time curve", bare=REFINE_QUALITY,
     )
     refine_size: int = _opt(384, "AdaIN: long side in px at which refine optimizes (smaller is faster)")
+    refine_style_weight: float = _opt(
+        2.0, "AdaIN: style weight of the refine iterations, relative to content 1 (the transfer's default; "
+        "lower keeps more of the photo)"
+    )
 
     def __post_init__(self) -> None:
         _validate_stylize(self)
@@ -442,6 +446,8 @@ def _validate_arbitrary_stylize(cfg: StylizeConfig) -> None:
         )
     if not 64 <= cfg.refine_size <= 4096:
         raise ConfigError(f"refine_size must be between 64 and 4096 px, not {cfg.refine_size}")
+    if not 0 < cfg.refine_style_weight <= 1000:
+        raise ConfigError(f"refine_style_weight must be above 0 and at most 1000, not {cfg.refine_style_weight}")
     if any(not str(p).strip() for p in cfg.style_images):
         raise ConfigError("style_images must not contain empty names")
     n = len(cfg.style_images)

@@ -92,7 +92,7 @@ def refine(
         work: uint8 (h, w, 3) the photo at the working size.
         painted: float32 (h, w, 3) in [0, 1], the one-pass result at the same size.
         styles: uint8 (hs, ws, 3) style images (any size; resized here).
-        config: ``refine``, ``refine_size``, ``style_size``, ``style_weights``
+        config: ``refine``, ``refine_size``, ``refine_style_weight``, ``style_size``, ``style_weights``
             (blend), ``device`` and ``max_pixels`` are used.
         mask: optional (Hm, Wm) float in [0, 1] of the photo's aspect ratio,
             white = first of two styles (the optimization's region mask).
@@ -123,6 +123,7 @@ def refine(
         style_tensors.append(tensor(_resize(s, (sh, sw))))
     cfg = TransferConfig(
         size=max(hw), iterations=config.refine, multiscale=False, style_size=style_long,
+        style_weight=config.refine_style_weight,
         style_blend=tuple(config.style_weights), device=config.device, max_pixels=config.max_pixels,
     )
 
