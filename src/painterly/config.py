@@ -112,10 +112,9 @@ class TrainConfig:
     style round-robin, so all styles get the same number of updates.
 
     Cost: one iteration is a network forward/backward and a VGG19 forward/
-    backward to relu4_3 on ``batch_size`` crops. Batch 4, fast architecture,
-    2 CPU threads: about 3.2 s at 256 px and 0.85 s at 128 px on two quiet
-    Xeon cores (so the default 2000 iterations take about 1.8 h, or 30 min at
-    128 px); about 35 iterations per second on an H100 (bf16).
+    backward to relu4_3 on ``batch_size`` crops, so it grows with the crop
+    area; docs/models.md records the measured times of each bundled model's
+    training (CPU and GPU).
     """
 
     styles: Tuple[str, ...] = _opt((), "style images, one per style the network learns")

