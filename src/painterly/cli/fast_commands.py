@@ -49,6 +49,14 @@ def _add_traceback(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_training_io(parser: argparse.ArgumentParser, output_help: str) -> None:
+    """The options every training command shares: -o, --config, -q and --traceback."""
+    parser.add_argument("-o", "--output", metavar="MODEL", help=output_help)
+    parser.add_argument("--config", metavar="JSON", help="start from settings saved in a JSON file (options override them)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    _add_traceback(parser)
+
+
 # -- train -------------------------------------------------------------------------
 
 
@@ -312,10 +320,7 @@ def register(subparsers: Any, parser_class: Optional[Callable[..., argparse.Argu
     t.add_argument("--style", action="append", metavar="IMAGE",
                    help="a style image; repeat for several styles in one network")
     t.add_argument("--data", metavar="FOLDER", help="folder of content photos (searched recursively)")
-    t.add_argument("-o", "--output", metavar="MODEL", help="model file to write (NAME.safetensors)")
-    t.add_argument("--config", metavar="JSON", help="start from settings saved in a JSON file (options override them)")
-    t.add_argument("-q", "--quiet", action="store_true", help="no progress display")
-    _add_traceback(t)
+    _add_training_io(t, "model file to write (NAME.safetensors)")
     add_config_options(t, TrainConfig, title="training settings", exclude=("styles", "data", "output"))
     t.set_defaults(func=cmd_train)
 
@@ -326,17 +331,13 @@ def register(subparsers: Any, parser_class: Optional[Callable[..., argparse.Argu
         "of paintings. Then 'painterly stylize PHOTO --style-image PAINTING' paints with any style in one "
         "pass. Writes the model (.safetensors), a checkpoint to --resume from, preview images and a loss "
         "curve beside -o. The paper's 160000 iterations need a GPU (hours); on a CPU an iteration takes "
-        "about half a minute at 256 px, 2-4 s with the CPU recipe of docs/models.md. --resume may change "
+        "about half a minute at 256 px, seconds with the CPU recipe of docs/models.md. --resume may change "
         "the crop size, batch size, learning rate, identity and distribution weights and colour jitter (a "
         "curriculum; each change is recorded in the model).",
     )
     a.add_argument("--content", metavar="FOLDER", help="folder of content photos (searched recursively)")
     a.add_argument("--style", metavar="FOLDER", help="folder of style images, e.g. paintings (searched recursively)")
-    a.add_argument("-o", "--output", metavar="MODEL", help="model file to write (NAME.safetensors; name it adain to "
-                   "make it the default of --style-image)")
-    a.add_argument("--config", metavar="JSON", help="start from settings saved in a JSON file (options override them)")
-    a.add_argument("-q", "--quiet", action="store_true", help="no progress display")
-    _add_traceback(a)
+    _add_training_io(a, "model file to write (NAME.safetensors; name it adain to make it the default of --style-image)")
     add_config_options(a, AdaINTrainConfig, title="training settings", exclude=("content", "style", "output"))
     a.set_defaults(func=cmd_train_adain)
 
