@@ -17,7 +17,9 @@ import numpy as np
 
 from painterly.errors import ImageError, UsageError, did_you_mean
 
-# NTSC RGB -> YIQ, the same numbers as painterly.imaging.color._RGB_TO_YIQ.
+# NTSC (FCC 1953) RGB -> YIQ; rows give Y, I, Q. The Y row sums to 1, so a gray pixel
+# (v, v, v) has Y = v and I = Q = 0. The exact inverse rather than the rounded textbook
+# one, so that a round trip is exact to float precision. painterly.imaging.color uses these too.
 RGB_TO_YIQ = np.array(
     [
         [0.299, 0.587, 0.114],
@@ -28,7 +30,7 @@ RGB_TO_YIQ = np.array(
 )
 YIQ_TO_RGB = np.linalg.inv(RGB_TO_YIQ)
 
-#: Modes of :func:`match_histogram_array` (as :data:`painterly.imaging.color.HISTOGRAM_MODES`).
+#: Modes of :func:`match_histogram_array` and :func:`painterly.imaging.color.match_histogram`.
 HISTOGRAM_MODES = ("pca", "chol", "sym")
 
 #: Rows per band: 256 rows of a 6000 px wide image are 18 MB of float32 RGB.

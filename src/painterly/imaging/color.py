@@ -14,23 +14,11 @@ from __future__ import annotations
 import torch
 
 from painterly.errors import ImageError, UsageError, did_you_mean
+from painterly.imaging.array_color import HISTOGRAM_MODES, RGB_TO_YIQ, YIQ_TO_RGB
 
-# NTSC (FCC 1953) RGB -> YIQ matrix; rows give Y, I, Q. The Y row sums to 1,
-# so a gray pixel (v, v, v) has Y = v and I = Q = 0.
-_RGB_TO_YIQ = torch.tensor(
-    [
-        [0.299, 0.587, 0.114],
-        [0.595716, -0.274453, -0.321263],
-        [0.211456, -0.522591, 0.311135],
-    ],
-    dtype=torch.float64,
-)
-# The exact inverse rather than the rounded textbook one (1, 0.956, 0.621, ...)
-# so that yiq_to_rgb(rgb_to_yiq(x)) == x to float precision.
-_YIQ_TO_RGB = torch.linalg.inv(_RGB_TO_YIQ)
-
-#: Modes accepted by :func:`match_histogram`.
-HISTOGRAM_MODES = ("pca", "chol", "sym")
+# The numpy module holds the one copy of the matrices (the one-pass path must not import torch).
+_RGB_TO_YIQ = torch.from_numpy(RGB_TO_YIQ)
+_YIQ_TO_RGB = torch.from_numpy(YIQ_TO_RGB)
 
 
 def _check_rgb(image: torch.Tensor, name: str) -> None:
