@@ -223,6 +223,39 @@ def test_decoder_width_is_recorded_and_reloaded(tmp_path: Path) -> None:
         AdaINTrainConfig(content="c", style="s", output="o.safetensors", width=3.0)
 
 
+def test_decoder_upsampling_is_recorded_reloaded_and_exported(tmp_path: Path) -> None:
+    """Bilinear upsampling is a model option: kept in the file, used after loading and in the ONNX export."""
+    from painterly.arbitrary.onnx_export import export_adain_onnx
+    from painterly.arbitrary.runtime import OnnxRuntime
+    from painterly.models.checkpoints import read_model_info
+
+    model = AdaINModel.load(DATA / "models" / "adain.safetensors")[0]  # trained, on a real photo's features
+    nearest = model.decoder
+    bilinear = Decoder(width=0.5, upsample="bilinear")
+    bilinear.load_state_dict(nearest.state_dict())  # same weights, shapes unchanged
+    assert nearest.options == {"width": 0.5} and bilinear.options == {"width": 0.5, "upsample": "bilinear"}
+    photo = torch.from_numpy(np.asarray(Image.open(DATA / "chelsea.jpg").convert("RGB").resize((32, 24))).copy())
+    with torch.no_grad():
+        t = model.encode(photo.permute(2, 0, 1)[None].float() / 255.0)["relu4_1"]
+    with torch.no_grad():
+        a, b = nearest(t), bilinear(t)
+    assert a.shape == b.shape == (1, 3, 24, 32)
+    # Same weights, another way of enlarging the maps: the outputs differ (relative to their size).
+    assert (a - b).abs().mean() > 0.05 * (a - a.mean()).abs().mean()
+    path = save_adain(tmp_path / "bilinear.safetensors", bilinear, {})
+    assert read_model_info(path).options == {"width": 0.5, "upsample": "bilinear"}
+    loaded, _ = AdaINModel.load(path)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.decoder(t), b)
+    onnx_path = export_adain_onnx(path, tmp_path / "bilinear.onnx", int8=False)
+    decoded = OnnxRuntime(onnx_path).decode(t.numpy())
+    np.testing.assert_allclose(decoded, b.numpy(), rtol=0, atol=1e-4)
+    with pytest.raises(ConfigError, match="upsampling"):
+        Decoder(upsample="bicubic")
+    with pytest.raises(ConfigError, match="upsample"):
+        AdaINTrainConfig(content="c", style="s", output="o.safetensors", upsample="cubic")
+
+
 # -- guided upsampling -----------------------------------------------------------------
 
 
@@ -376,12 +409,33 @@ def test_resume_with_a_new_crop_size_records_a_stage(folders: Dict[str, Path], t
     assert result.start_iteration == 2 and result.iterations == 3
     expected = [
         {"from_iteration": 0, "image_size": 32, "batch_size": 2, "lr": 1e-4, "identity_weight": 0.0,
-         "distribution_weight": 0.0, "style_color_jitter": 0.0, "content_images": 5, "style_images": 2},
+         "distribution_weight": 0.0, "style_color_jitter": 0.0, "upsample": "nearest",
+         "content_images": 5, "style_images": 2},
         {"from_iteration": 2, "image_size": 48, "batch_size": 2, "lr": 2e-4, "identity_weight": 0.0,
-         "distribution_weight": 0.0, "style_color_jitter": 0.0, "content_images": 5, "style_images": 2},
+         "distribution_weight": 0.0, "style_color_jitter": 0.0, "upsample": "nearest",
+         "content_images": 5, "style_images": 2},
     ]
     assert read_checkpoint(result.checkpoint_path, kind="adain")["stages"] == expected
     assert read_model_info(out).meta["train"]["stages"] == expected
+
+
+def test_resume_may_switch_the_decoder_to_bilinear_upsampling(folders: Dict[str, Path], tmp_path: Path) -> None:
+    """A nearest-neighbour decoder fine-tuned with bilinear upsampling: same weights go on, a new stage."""
+    from painterly.arbitrary.train import train_adain
+    from painterly.models.checkpoints import read_model_info
+
+    out = tmp_path / "m.safetensors"
+    first = train_adain(_train_config(folders, out, image_size=32, iterations=2, checkpoint_every=2))
+    before = _weights(first.checkpoint_path)
+    result = train_adain(_train_config(folders, out, image_size=32, iterations=3, resume=True, upsample="bilinear"))
+    assert result.start_iteration == 2 and result.iterations == 3
+    info = read_model_info(out)
+    assert info.options.get("upsample") == "bilinear"
+    assert [s["upsample"] for s in info.meta["train"]["stages"]] == ["nearest", "bilinear"]
+    after = _weights(result.checkpoint_path)
+    assert any(not torch.equal(before[k], after[k]) for k in before)  # it trained on from the old weights
+    loaded, _ = AdaINModel.load(out)
+    assert loaded.decoder.upsample == "bilinear"
 
 
 def test_resume_with_more_style_images_records_a_data_stage(folders: Dict[str, Path], tmp_path: Path) -> None:

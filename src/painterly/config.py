@@ -14,6 +14,7 @@ from typing import Any, Dict, Tuple
 
 from .errors import ConfigError, did_you_mean
 from .layers import check_layers
+from .models.adain_constants import DECODER_UPSAMPLING
 
 DEFAULT_STYLE_LAYERS: Tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 DEFAULT_CONTENT_LAYERS: Tuple[str, ...] = ("relu4_2",)
@@ -500,6 +501,12 @@ class AdaINTrainConfig:
     image_size: int = _opt(256, "side of the square training crops in px")
     batch_size: int = _opt(8, "content/style pairs per iteration")
     width: float = _opt(1.0, "decoder channel multiplier (1: the paper's 256/128/64; 0.5 for CPU training)")
+    upsample: str = _opt(
+        "nearest",
+        "the decoder's x2 upsamplings: nearest (the paper's) or bilinear (no 2 x 2 blocks for the decoder to "
+        "print as a grid); --resume may switch a nearest decoder to bilinear (a fine-tuning stage)",
+        choices=DECODER_UPSAMPLING,
+    )
     lr: float = _opt(1e-4, "Adam learning rate (the paper's; 1e-3 blows up in the first steps)")
     lr_decay: float = _opt(5e-5, "inverse decay: the rate at iteration i is lr / (1 + lr_decay * i)")
     style_weight: float = _opt(10.0, "weight of the style loss (the paper's lambda)")
@@ -569,6 +576,7 @@ class AdaINTrainConfig:
             raise ConfigError(f"preview_every must be >= 0 (0: with each checkpoint), not {self.preview_every}")
         if not 0.125 <= self.width <= 2:
             raise ConfigError(f"width must be between 0.125 and 2, not {self.width}")
+        _check_choice("upsample", self.upsample, DECODER_UPSAMPLING)
         if self.threads < 0:
             raise ConfigError(f"threads must be >= 0, not {self.threads}")
         kind = self.device.split(":", 1)[0]

@@ -81,7 +81,9 @@ PREVIEW_STYLE = _DATA / "starry_night.jpg"
 #: Recipe fields that may change on ``--resume`` (a curriculum: small fast crops
 #: first, larger ones later); each change starts a new entry of the run's
 #: ``stages`` record, kept in the checkpoint and the model's metadata.
-STAGE_FIELDS = ("image_size", "batch_size", "lr", "identity_weight", "distribution_weight", "style_color_jitter")
+STAGE_FIELDS = (
+    "image_size", "batch_size", "lr", "identity_weight", "distribution_weight", "style_color_jitter", "upsample",
+)
 
 #: Layers of the optional distribution (sliced Wasserstein) style loss: the paper's
 #: four and relu5_1, whose large receptive field sees the strokes' arrangement.
@@ -98,7 +100,7 @@ _RESUMABLE_CHANGES = (
     "output", "content", "style", *STAGE_FIELDS,
 )
 _MAY_CHANGE = (
-    "iterations, crop size, batch size, learning rate, identity and distribution weights, colour jitter, "
+    "iterations, crop size, batch size, learning rate, identity and distribution weights, colour jitter, upsampling, "
     "checkpoint/preview intervals, device, amp and threads"
 )
 
@@ -245,7 +247,7 @@ def train_adain(config: AdaINTrainConfig, callback: OptionalTrainCallback = None
     # Decoder init from the seed without disturbing the caller's global RNG.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
-        decoder = Decoder(width=cfg.width)
+        decoder = Decoder(width=cfg.width, upsample=cfg.upsample)
     decoder.to(device).train()
     optimizer = torch.optim.Adam(decoder.parameters(), lr=cfg.lr)
     run = RunState(decoder, optimizer, device, cfg.amp, started)

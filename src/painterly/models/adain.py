@@ -55,7 +55,7 @@ import torch.nn.functional as F
 from ..errors import ConfigError, ImageError, ModelError
 from .checkpoints import load_model, make_meta, save_model
 
-from .adain_constants import ARCHITECTURE, BORDER, ENCODER_LAYER, EPS, KIND, MIN_SIZE, STRIDE, STYLE_LAYERS  # noqa: F401
+from .adain_constants import ARCHITECTURE, BORDER, DECODER_UPSAMPLING, ENCODER_LAYER, EPS, KIND, MIN_SIZE, STRIDE, STYLE_LAYERS  # noqa: F401
 
 # (name, in channels, out channels, upsample x2 after it); the last has no ReLU.
 _DECODER_LAYERS = (
@@ -167,7 +167,7 @@ class Decoder(nn.Module):
     ``conv 512->256, up x2, 3 x conv 256, conv 256->128, up x2, conv 128,
     conv 128->64, up x2, conv 64, conv 64->3``: 3 x 3 convolutions with
     reflection padding 1, ReLU after each but the last, nearest-neighbour
-    upsampling, no normalization layers. Layer names mirror the encoder's
+    (the paper's) or bilinear upsampling, no normalization layers. Layer names mirror the encoder's
     (``conv4_1`` undoes ``relu4_1``'s conv, ..., ``conv1_1`` gives RGB).
 
     Input B x 512 x h x w; output B x 3 x 8h x 8w, RGB meant to lie in
@@ -179,9 +179,14 @@ class Decoder(nn.Module):
     step drops about 4x, and of a stylization likewise, while the encoder
     (fixed) keeps the features it decodes.
 
+    ``upsample`` (:data:`DECODER_UPSAMPLING`) only changes how the maps are
+    enlarged, not the weights' shapes, so a decoder trained with one mode can
+    be fine-tuned with the other (``train-adain --resume --upsample``).
+
     Attributes:
         kind, architecture, options, n_styles: what the model file records
-            (``"adain"``, ``"adain-vgg19"``, ``{}`` or ``{"width": w}``, 0:
+            (``"adain"``, ``"adain-vgg19"``, ``{}`` or ``{"width": w, "upsample": m}``
+            with the defaults left out, 0:
             the style comes from an image, not from the weights).
     """
 
@@ -189,15 +194,22 @@ class Decoder(nn.Module):
     architecture = ARCHITECTURE
     n_styles = 0
 
-    def __init__(self, width: float = 1.0, **options: Any) -> None:
+    def __init__(self, width: float = 1.0, upsample: str = "nearest", **options: Any) -> None:
         super().__init__()
         if options:
             raise ConfigError(
-                f"the {ARCHITECTURE} decoder takes only the option 'width', got {', '.join(sorted(options))}"
+                f"the {ARCHITECTURE} decoder takes only the options 'width' and 'upsample', "
+                f"got {', '.join(sorted(options))}"
             )
         if not (isinstance(width, (int, float)) and 0.125 <= width <= 2):
             raise ConfigError(f"decoder width must be between 0.125 and 2, not {width!r}")
+        if upsample not in DECODER_UPSAMPLING:
+            raise ConfigError(f"decoder upsampling must be one of {', '.join(DECODER_UPSAMPLING)}, not {upsample!r}")
+        # Defaults are left out, so files written before an option existed read the same.
         self.options: Dict[str, Any] = {} if width == 1.0 else {"width": float(width)}
+        if upsample != "nearest":
+            self.options["upsample"] = upsample
+        self.upsample = upsample
 
         def channels(n: int) -> int:
             # The input (512, relu4_1) and the output (RGB) are fixed; the inside scales.
@@ -219,7 +231,10 @@ class Decoder(nn.Module):
             if name != last:
                 x = F.relu(x)
             if self._upsample[name]:
-                x = F.interpolate(x, scale_factor=2, mode="nearest")
+                if self.upsample == "nearest":
+                    x = F.interpolate(x, scale_factor=2, mode="nearest")
+                else:
+                    x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
         return x
 
 

@@ -25,5 +25,9 @@ MIN_SIZE = 16
 BORDER = 16
 #: AdaIN's variance epsilon (the paper's code).
 EPS = 1e-5
+#: The decoder's x2 upsamplings: the paper's nearest-neighbour (each pixel copied to a
+#: 2 x 2 block, which the short CPU training turned into a grid at 2, 4 and 8 px) or
+#: bilinear (smooth: no block structure for the convolutions to print).
+DECODER_UPSAMPLING: Tuple[str, ...] = ("nearest", "bilinear")
 
-__all__ = ["ARCHITECTURE", "BORDER", "ENCODER_LAYER", "EPS", "KIND", "MIN_SIZE", "STRIDE", "STYLE_LAYERS"]
+__all__ = ["ARCHITECTURE", "BORDER", "DECODER_UPSAMPLING", "ENCODER_LAYER", "EPS", "KIND", "MIN_SIZE", "STRIDE", "STYLE_LAYERS"]
