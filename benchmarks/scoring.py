@@ -129,12 +129,12 @@ def _lattice_peakiness(image: np.ndarray, periods: Sequence[float]) -> float:
     cy, cx = h // 2, w // 2
     points = set()
     for p in periods:
-        # Frequencies j / p cycles per px, in bins: j * w / p along x, l * h / p along y.
+        # Frequencies j / p cycles per px, in bins: j * w / p along x, k * h / p along y.
         for j in range(-int(p // 2), int(p // 2) + 1):
-            for l in range(-int(p // 2), int(p // 2) + 1):
-                if j == 0 and l == 0:
+            for k in range(-int(p // 2), int(p // 2) + 1):
+                if j == 0 and k == 0:
                     continue
-                points.add((round(cy + l * h / p), round(cx + j * w / p)))
+                points.add((round(cy + k * h / p), round(cx + j * w / p)))
     peak_sum = background_sum = 0.0
     for y, x in points:
         if not (0 <= y < h and 0 <= x < w):

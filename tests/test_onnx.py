@@ -9,7 +9,6 @@ import textwrap
 
 import numpy as np
 import pytest
-import torch
 
 from fast_fixtures import PHOTO, photo_array, save_tiny_model
 from painterly.config import StylizeConfig

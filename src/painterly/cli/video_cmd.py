@@ -13,12 +13,15 @@ import dataclasses
 import math
 import sys
 from pathlib import Path
-from typing import Any, Dict
+from typing import TYPE_CHECKING, Any, Dict
 
 from ..config import StylizeConfig, TransferConfig
 from ..errors import Cancelled, UsageError
 from .options import add_config_options, build_config, given_options
 from .progressbar import ProgressBar, format_duration
+
+if TYPE_CHECKING:  # the video extra's config module is imported where a command needs it
+    from ..video.config import VideoConfig
 
 EXIT_OK, EXIT_INTERRUPTED = 0, 130
 
