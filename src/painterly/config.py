@@ -316,7 +316,7 @@ ARBITRARY_TRANSFORMS = ("adain", "efdm", "wct")
 
 
 # The quality mode's iteration count when none is given (docs/models.md, "--refine N":
-# chosen on the dev set, where 20 is the knee of quality against time).
+# chosen on the dev set, the fewest iterations that passed the most dev pairs).
 REFINE_QUALITY = 20
 
 
@@ -384,12 +384,13 @@ class StylizeConfig:
     refine: int = _opt(
         0, "AdaIN quality mode: this many optimization iterations from the one-pass result, at refine_size, "
         f"then guided upsampling; 0 is off (seconds per iteration on a CPU); a bare --refine means "
-        f"{REFINE_QUALITY}, the knee of the measured quality-versus-time curve", bare=REFINE_QUALITY,
+        f"{REFINE_QUALITY}, chosen on the measured quality-versus-time curve", bare=REFINE_QUALITY,
     )
-    refine_size: int = _opt(384, "AdaIN: long side in px at which refine optimizes (smaller is faster)")
+    refine_size: int = _opt(512, "AdaIN: long side in px at which refine optimizes, at most the working size "
+                            "(smaller is faster, but the upsampling then loses the painting's finer texture)")
     refine_style_weight: float = _opt(
-        1.5, "AdaIN: style weight of the refine iterations, relative to content 1 (lower keeps more of the "
-        "photo; 1.5 chosen on the benchmark's dev set, the transfer's own default is 2)"
+        2.0, "AdaIN: style weight of the refine iterations, relative to content 1 (lower keeps more of the "
+        "photo; chosen on the benchmark's dev set with the default refine)"
     )
 
     def __post_init__(self) -> None:
