@@ -195,9 +195,15 @@ class Variant:
 
     @property
     def refine(self) -> int:
-        for i, a in enumerate(self.args[:-1]):
+        """The refine iterations these options ask for (a bare ``--refine`` is the quality mode's)."""
+        from painterly.config import REFINE_QUALITY
+
+        for i, a in enumerate(self.args):
+            if a.startswith("--refine="):
+                return int(a.split("=", 1)[1])
             if a == "--refine":
-                return int(self.args[i + 1])
+                following = self.args[i + 1] if i + 1 < len(self.args) else ""
+                return int(following) if following.isdigit() else REFINE_QUALITY
         return 0
 
 
