@@ -366,6 +366,23 @@ def test_distribution_loss_is_trained_recorded_and_a_stage(folders: Dict[str, Pa
     assert [(st["from_iteration"], st["distribution_weight"]) for st in stages] == [(0, 0.0), (2, 5.0)]
 
 
+def test_grid_loss_is_trained_recorded_and_a_stage(folders: Dict[str, Path], tmp_path: Path) -> None:
+    from painterly.arbitrary.train import train_adain
+    from painterly.training.common import read_checkpoint
+
+    out = tmp_path / "m.safetensors"
+    train_adain(_train_config(folders, out, iterations=2, checkpoint_every=2))
+    result = train_adain(_train_config(folders, out, iterations=5, grid_weight=3.0, resume=True))
+    h = result.history
+    assert len(h["grid"]) == 3  # recorded from the stage that turned it on
+    for i in range(3):
+        j = i + 2
+        assert h["total"][j] == pytest.approx(h["content"][j] + 10 * h["style"][j] + 3 * h["grid"][i], rel=1e-4)
+        assert -5 < h["grid"][i] < 100
+    stages = read_checkpoint(result.checkpoint_path, kind="adain")["stages"]
+    assert [(st["from_iteration"], st["grid_weight"]) for st in stages] == [(0, 0.0), (2, 3.0)]
+
+
 def _weights(path: Path) -> Dict[str, torch.Tensor]:
     from painterly.training.common import read_checkpoint
 
@@ -410,10 +427,10 @@ def test_resume_with_a_new_crop_size_records_a_stage(folders: Dict[str, Path], t
     expected = [
         {"from_iteration": 0, "image_size": 32, "batch_size": 2, "lr": 1e-4, "identity_weight": 0.0,
          "distribution_weight": 0.0, "style_color_jitter": 0.0, "upsample": "nearest",
-         "content_images": 5, "style_images": 2},
+         "grid_weight": 0.0, "content_images": 5, "style_images": 2},
         {"from_iteration": 2, "image_size": 48, "batch_size": 2, "lr": 2e-4, "identity_weight": 0.0,
          "distribution_weight": 0.0, "style_color_jitter": 0.0, "upsample": "nearest",
-         "content_images": 5, "style_images": 2},
+         "grid_weight": 0.0, "content_images": 5, "style_images": 2},
     ]
     assert read_checkpoint(result.checkpoint_path, kind="adain")["stages"] == expected
     assert read_model_info(out).meta["train"]["stages"] == expected

@@ -370,3 +370,59 @@ def test_bfloat16_gram_gradient_is_close_to_float32():
         assert xi.grad.dtype == dtype
         grads.append(xi.grad.float())
     assert float((grads[0] - grads[1]).norm() / grads[0].norm()) < 0.02
+
+
+def _photo_crops(size: int = 128) -> torch.Tensor:
+    """Four real photo crops (the bundled cat), B x 3 x size x size in 0..1."""
+    from pathlib import Path
+
+    import numpy as np
+    from PIL import Image
+
+    import painterly
+
+    with Image.open(Path(painterly.__file__).parent / "data" / "chelsea.jpg") as img:
+        a = torch.from_numpy(np.array(img.convert("RGB"))).permute(2, 0, 1).float() / 255
+    return torch.stack([a[:, y : y + size, x : x + size] for y in (0, 100) for x in (0, 170)])
+
+
+def test_grid_loss_sees_a_lattice_locked_grid_and_not_a_photo():
+    from painterly.losses.grid import grid_loss, lattice_energy
+
+    photo = _photo_crops()
+    plain = lattice_energy(photo)
+    assert (plain < 5).all(), plain  # unrelated tiles: a few times 1 at most
+    gridded = photo.clone()
+    gridded[:, :, 3::4, :] -= 12 / 255  # a faint line every 4 px, as a decoder might paint
+    assert (lattice_energy(gridded) > 5 * plain).all()
+    assert grid_loss(gridded, photo) > 10
+    assert abs(float(grid_loss(photo, photo))) < 1e-6
+    # The same lines off the lattice's period (every 5 px) are texture, not a grid.
+    off = photo.clone()
+    off[:, :, 3::5, :] -= 12 / 255
+    assert grid_loss(off, photo) < 2
+
+
+def test_grid_loss_gradient_removes_the_grid():
+    from painterly.losses.grid import grid_loss, lattice_energy
+
+    photo = _photo_crops()
+    x = photo.clone()
+    x[:, :, ::8, ::2] += 20 / 255
+    x.requires_grad_(True)
+    start = float(lattice_energy(x.detach()).mean())
+    opt = torch.optim.Adam([x], lr=2e-3)
+    for _ in range(30):
+        opt.zero_grad()
+        grid_loss(x, photo).backward()
+        opt.step()
+    assert float(lattice_energy(x.detach()).mean()) < start / 4
+
+
+def test_grid_loss_refuses_shapes_off_the_lattice():
+    from painterly.losses.grid import lattice_energy
+
+    with pytest.raises(ValueError, match="multiples of 8"):
+        lattice_energy(torch.rand(1, 3, 30, 32))
+    with pytest.raises(ValueError, match="B x 3"):
+        lattice_energy(torch.rand(1, 1, 32, 32))

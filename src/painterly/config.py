@@ -524,6 +524,12 @@ class AdaINTrainConfig:
         "64 random directions a layer, fresh each iteration) beside the paper's mean/std loss; it asks for "
         "the painting's texture, not only its channel statistics; about 10 to start; 0: the paper's losses only",
     )
+    grid_weight: float = _opt(
+        0.0,
+        "weight of a grid loss: the energy of the output's mean 8 x 8 tile (the pattern locked to the "
+        "decoder's upsampling lattice, which the style losses reward) over the photo crop's; about 1 to "
+        "start; 0: no such loss",
+    )
     style_color_jitter: float = _opt(
         0.0,
         "recolour each painting crop at random, 0..1: hue turned by up to 180 degrees x this, saturation "
@@ -565,7 +571,7 @@ class AdaINTrainConfig:
             raise ConfigError(f"lr must be > 0 and < 1, not {self.lr}")
         if not 0.0 <= self.style_color_jitter <= 1.0:
             raise ConfigError(f"style_color_jitter must be between 0 and 1, not {self.style_color_jitter}")
-        for name in ("lr_decay", "content_weight", "style_weight", "identity_weight", "distribution_weight"):
+        for name in ("lr_decay", "content_weight", "style_weight", "identity_weight", "distribution_weight", "grid_weight"):
             value = getattr(self, name)
             if not (value >= 0 and value < float("inf")):
                 raise ConfigError(f"{name} must be a finite number >= 0, not {value}")

@@ -24,6 +24,11 @@ the frozen VGG19 and ``g`` the decoder:
   seed and the iteration, so a resumed run draws the same ones): mean and
   spread leave the painting's texture free, the distribution of its features
   does not. Not in the paper; its target is what users judge an output by;
+* optionally ``+ grid_weight * grid``, :func:`painterly.losses.grid.grid_loss`
+  of ``g(t)`` against the content crops: the energy of the output's mean
+  8 x 8 tile, the pattern locked to the decoder's upsampling lattice. The
+  style losses reward such a grid (it carries high-frequency energy), and
+  the decoder learns one with nearest or bilinear upsampling alike;
 * optionally ``+ identity_weight * ||g(f(c)) - c||^2`` (mean over RGB 0..1
   pixels): the identity loss of Park & Lee (SANet, 2019), which asks the
   decoder to rebuild the content crops from their own features. It gives
@@ -62,6 +67,7 @@ from ..errors import ConfigError
 from ..training.common import finish_training
 from ..imaging.io import load_image, tensor_to_image
 from ..losses import content_loss
+from ..losses.grid import grid_loss
 from ..losses.moments import mean_std_loss
 from ..losses.sliced import random_directions, sliced_wasserstein_loss
 from ..models.adain import ENCODER_LAYER, KIND, STYLE_LAYERS, AdaINModel, Decoder, adain, save_adain
@@ -83,6 +89,7 @@ PREVIEW_STYLE = _DATA / "starry_night.jpg"
 #: ``stages`` record, kept in the checkpoint and the model's metadata.
 STAGE_FIELDS = (
     "image_size", "batch_size", "lr", "identity_weight", "distribution_weight", "style_color_jitter", "upsample",
+    "grid_weight",
 )
 
 #: Layers of the optional distribution (sliced Wasserstein) style loss: the paper's
@@ -100,7 +107,8 @@ _RESUMABLE_CHANGES = (
     "output", "content", "style", *STAGE_FIELDS,
 )
 _MAY_CHANGE = (
-    "iterations, crop size, batch size, learning rate, identity and distribution weights, colour jitter, upsampling, "
+    "iterations, crop size, batch size, learning rate, identity, distribution and grid weights, colour jitter, "
+    "upsampling, "
     "checkpoint/preview intervals, device, amp and threads"
 )
 
@@ -330,6 +338,9 @@ def train_adain(config: AdaINTrainConfig, callback: OptionalTrainCallback = None
         if identity:
             parts["identity"] = torch.nn.functional.mse_loss(rebuilt.float(), c)
             total = total + cfg.identity_weight * parts["identity"]
+        if cfg.grid_weight > 0:
+            parts["grid"] = grid_loss(decoded, c)
+            total = total + cfg.grid_weight * parts["grid"]
         return total, parts, {"content": content_state, "style": style_state}
 
     def commit(done: int, states: Any) -> None:
