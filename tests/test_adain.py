@@ -349,38 +349,25 @@ def test_identity_loss_is_trained_and_recorded(folders: Dict[str, Path], tmp_pat
     assert h["identity"][-1] < h["identity"][0], h["identity"]
 
 
-def test_distribution_loss_is_trained_recorded_and_a_stage(folders: Dict[str, Path], tmp_path: Path) -> None:
+@pytest.mark.parametrize("name, weight, low, high", [("distribution", 5.0, 0, 50), ("grid", 3.0, -5, 100)])
+def test_extra_loss_is_trained_recorded_and_a_stage(
+    folders: Dict[str, Path], tmp_path: Path, name: str, weight: float, low: float, high: float
+) -> None:
+    """The sliced Wasserstein and grid losses: weighted into the total from the stage that turns them on."""
     from painterly.arbitrary.train import train_adain
     from painterly.training.common import read_checkpoint
 
     out = tmp_path / "m.safetensors"
     train_adain(_train_config(folders, out, iterations=2, checkpoint_every=2))
-    result = train_adain(_train_config(folders, out, iterations=6, distribution_weight=5.0, resume=True))
+    result = train_adain(_train_config(folders, out, iterations=6, resume=True, **{f"{name}_weight": weight}))
     h = result.history
-    assert len(h["distribution"]) == 4  # recorded from the stage that turned it on
+    assert len(h[name]) == 4  # recorded from the stage that turned it on
     for i in range(4):
         j = i + 2
-        assert h["total"][j] == pytest.approx(h["content"][j] + 10 * h["style"][j] + 5 * h["distribution"][i], rel=1e-4)
-        assert 0 < h["distribution"][i] < 50
+        assert h["total"][j] == pytest.approx(h["content"][j] + 10 * h["style"][j] + weight * h[name][i], rel=1e-4)
+        assert low < h[name][i] < high
     stages = read_checkpoint(result.checkpoint_path, kind="adain")["stages"]
-    assert [(st["from_iteration"], st["distribution_weight"]) for st in stages] == [(0, 0.0), (2, 5.0)]
-
-
-def test_grid_loss_is_trained_recorded_and_a_stage(folders: Dict[str, Path], tmp_path: Path) -> None:
-    from painterly.arbitrary.train import train_adain
-    from painterly.training.common import read_checkpoint
-
-    out = tmp_path / "m.safetensors"
-    train_adain(_train_config(folders, out, iterations=2, checkpoint_every=2))
-    result = train_adain(_train_config(folders, out, iterations=5, grid_weight=3.0, resume=True))
-    h = result.history
-    assert len(h["grid"]) == 3  # recorded from the stage that turned it on
-    for i in range(3):
-        j = i + 2
-        assert h["total"][j] == pytest.approx(h["content"][j] + 10 * h["style"][j] + 3 * h["grid"][i], rel=1e-4)
-        assert -5 < h["grid"][i] < 100
-    stages = read_checkpoint(result.checkpoint_path, kind="adain")["stages"]
-    assert [(st["from_iteration"], st["grid_weight"]) for st in stages] == [(0, 0.0), (2, 3.0)]
+    assert [(st["from_iteration"], st[f"{name}_weight"]) for st in stages] == [(0, 0.0), (2, weight)]
 
 
 def _weights(path: Path) -> Dict[str, torch.Tensor]:
