@@ -527,7 +527,7 @@ class AdaINTrainConfig:
     grid_weight: float = _opt(
         0.0,
         "weight of a grid loss: the energy of the output's mean 8 x 8 tile (the pattern locked to the "
-        "decoder's upsampling lattice, which the style losses reward) over the photo crop's; about 1 to "
+        "decoder's upsampling lattice, which the style losses reward) over the photo crop's; about 2 to "
         "start; 0: no such loss",
     )
     style_color_jitter: float = _opt(
