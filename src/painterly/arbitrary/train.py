@@ -108,8 +108,7 @@ _RESUMABLE_CHANGES = (
 )
 _MAY_CHANGE = (
     "iterations, crop size, batch size, learning rate, identity, distribution and grid weights, colour jitter, "
-    "upsampling, "
-    "checkpoint/preview intervals, device, amp and threads"
+    "upsampling, checkpoint/preview intervals, device, amp and threads"
 )
 
 
