@@ -376,13 +376,10 @@ def _photo_crops(size: int = 128) -> torch.Tensor:
     """Four real photo crops (the bundled cat), B x 3 x size x size in 0..1."""
     from pathlib import Path
 
-    import numpy as np
-    from PIL import Image
-
     import painterly
+    from painterly.imaging.io import load_image
 
-    with Image.open(Path(painterly.__file__).parent / "data" / "chelsea.jpg") as img:
-        a = torch.from_numpy(np.array(img.convert("RGB"))).permute(2, 0, 1).float() / 255
+    a = load_image(Path(painterly.__file__).parent / "data" / "chelsea.jpg")[0]
     return torch.stack([a[:, y : y + size, x : x + size] for y in (0, 100) for x in (0, 170)])
 
 

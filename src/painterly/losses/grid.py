@@ -25,8 +25,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-#: Luminance weights (ITU-R BT.601), as the benchmark's check uses.
-_LUMA = (0.299, 0.587, 0.114)
+from ..imaging.color import luminance
 #: Side in px of the box blur whose residual is the high-pass: wide enough to keep
 #: the 8 px period (a 9 px box passes it at 1.1) and to remove ramps across a crop.
 HIGHPASS_BOX = 9
@@ -49,8 +48,7 @@ def lattice_energy(images: torch.Tensor, period: int = 8) -> torch.Tensor:
             f"lattice_energy needs B x 3 x H x W, H and W multiples of {period} and >= {HIGHPASS_BOX}, "
             f"not {tuple(images.shape)}"
         )
-    weights = torch.tensor(_LUMA, dtype=torch.float32, device=images.device).view(1, 3, 1, 1)
-    luma = (images.float() * weights).sum(1, keepdim=True)
+    luma = luminance(images.float())  # the benchmark's check uses the same BT.601 weights
     pad = HIGHPASS_BOX // 2
     high = luma - F.avg_pool2d(F.pad(luma, (pad, pad, pad, pad), mode="reflect"), HIGHPASS_BOX, stride=1)
     tiles = high.reshape(b, h // period, period, w // period, period)
