@@ -531,6 +531,31 @@ def test_cli_stylize_with_a_style_image(capsys, tmp_path, adain_models, photo, s
     assert code == 0, err
 
 
+def encoder_ops(path) -> dict:
+    """Operator counts on the path from the image to the ``features`` output of an AdaIN ONNX file."""
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    producer = {out: node for node in graph.node for out in node.output}
+    seen, todo, ops = set(), ["features"], {}
+    while todo:
+        node = producer.get(todo.pop())
+        if node is not None and node.name not in seen:
+            seen.add(node.name)
+            ops[node.op_type] = ops.get(node.op_type, 0) + 1
+            todo.extend(node.input)
+    return {op: n for op, n in ops.items() if op in ("QuantizeLinear", "DequantizeLinear", "QLinearConv", "Conv", "Relu", "MaxPool")}
+
+
+#: The int8 encoder: one quantize in, nine int8 convolutions (conv1_1 to conv4_1, ReLUs folded into their
+#: output ranges), three uint8 max-pools, one dequantize out; no float convolution or ReLU.
+BUNDLED_ENCODER_OPS = {"QuantizeLinear": 1, "QLinearConv": 9, "MaxPool": 3, "DequantizeLinear": 1}
+
+
+def test_bundled_onnx_encoder_stays_int8():
+    assert encoder_ops(DATA / "models" / "adain.onnx") == BUNDLED_ENCODER_OPS
+
+
 def test_cli_export_then_stylize_with_onnx(capsys, tmp_path, adain_models, photo, style_path):
     torch_out, onnx_out = tmp_path / "torch.png", tmp_path / "onnx.png"
     code, _, err = run(capsys, "stylize", photo, "--style-image", style_path, "-o", torch_out, "--work-size", "64")
@@ -548,6 +573,7 @@ def test_cli_export_then_stylize_with_onnx(capsys, tmp_path, adain_models, photo
     assert 0 < int8_error < 6, int8_error
     meta = read_model_info(adain_models / "adain.onnx").meta
     assert meta["onnx"]["encoder_precision"].startswith("int8")
+    assert encoder_ops(adain_models / "adain.onnx") == BUNDLED_ENCODER_OPS
     # --fp32 keeps the encoder exact (up to float rounding), at twice the file size.
     fp32 = tmp_path / "fp32.onnx"
     code, _, err = run(capsys, "export", "adain", "--fp32", "-o", fp32)

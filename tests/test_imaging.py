@@ -400,6 +400,17 @@ def test_save_each_format_and_reload(tmp_path, ext, lossless):
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"out{ext}"]
 
 
+def test_png_output_is_lossless_and_not_larger_than_zlibs_default_strategy(tmp_path):
+    # The run-length strategy (PNG_ZLIB_STRATEGY) is chosen for speed; on a real
+    # photo it must also write no more bytes than zlib's default at the same level.
+    photo = Image.open(Path(__file__).resolve().parents[1] / "src" / "painterly" / "data" / "astronaut.jpg").convert("RGB")
+    path = save_image(photo, tmp_path / "photo.png")
+    assert np.array_equal(np.asarray(Image.open(path).convert("RGB")), np.asarray(photo))
+    default = io.BytesIO()
+    photo.save(default, format="PNG", compress_level=1)
+    assert path.stat().st_size <= len(default.getvalue())
+
+
 def test_save_pil_rgba_as_jpeg(tmp_path):
     img = Image.new("RGBA", (8, 8), (0, 0, 0, 0))
     save_image(img, tmp_path / "a.jpg")

