@@ -855,3 +855,37 @@ def test_bundled_decoder_grid_energy_is_below_the_limit(tmp_path, monkeypatch):
     lines = np.clip(photo + 12.0 * ((yy % 4 == 0) | (xx % 4 == 0))[..., None], 0, 255).astype(np.uint8)
     assert grid_energy(lines, photo) > GRID_LIMIT  # the measure sees a grid of that strength
     assert grid_energy(out, photo) < GRID_LIMIT
+
+
+def test_shift_mean_colour_moves_only_the_mean() -> None:
+    from painterly.arbitrary.stylize import shift_mean_colour
+
+    image = np.random.default_rng(0).random((12, 16, 3), dtype=np.float32)
+    target = np.array([0.2, 0.5, 0.9], np.float32)
+    full, half = shift_mean_colour(image, target, 1.0), shift_mean_colour(image, target, 0.5)
+    np.testing.assert_allclose(full.reshape(-1, 3).mean(0), target, atol=1e-6)
+    np.testing.assert_allclose(half.reshape(-1, 3).mean(0), (image.reshape(-1, 3).mean(0) + target) / 2, atol=1e-6)
+    # Contrast and texture are untouched: the deviations from the mean are the same.
+    np.testing.assert_allclose(full - full.mean((0, 1)), image - image.mean((0, 1)), atol=1e-6)
+    np.testing.assert_array_equal(shift_mean_colour(image, target, 0.0), image)
+
+
+def test_color_shift_brings_the_output_to_the_paintings_mean_colour(monkeypatch, tmp_path) -> None:
+    from painterly.jobs.painters import make_painter
+
+    monkeypatch.setenv("PAINTERLY_MODELS", str(tmp_path / "none"))  # only the bundled models
+    photo = np.asarray(Image.open(DATA / "chelsea.jpg").convert("RGB").resize((160, 106), Image.LANCZOS))
+    style = str(DATA / "wave.jpg")
+    painting = np.asarray(Image.open(style).convert("RGB"), np.float32).reshape(-1, 3).mean(0)
+
+    def mean_colour_error(**changes) -> float:
+        out = make_painter("arbitrary", StylizeConfig(style_images=(style,), **changes)).paint(photo).pixels
+        return float(np.abs(out.reshape(-1, 3).mean(0) - painting).max())
+
+    assert StylizeConfig().color_shift == 1.0
+    shifted, unshifted = mean_colour_error(), mean_colour_error(color_shift=0.0)
+    assert shifted < 3.0 < unshifted, (shifted, unshifted)  # in 0..255 levels (clipping costs a little)
+    # Keeping the photo's colours wins over the shift.
+    assert mean_colour_error(preserve_color="luminance") == mean_colour_error(preserve_color="luminance", color_shift=0.0)
+    with pytest.raises(ConfigError, match="color_shift must be between 0 and 1"):
+        StylizeConfig(color_shift=1.5)

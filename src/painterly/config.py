@@ -381,6 +381,10 @@ class StylizeConfig:
         "adain", "AdaIN: how the photo's features get the painting's statistics: adain (mean and spread per "
         "channel), efdm (whole distribution per channel) or wct (mean and covariance)", choices=ARBITRARY_TRANSFORMS,
     )
+    color_shift: float = _opt(
+        1.0, "AdaIN: move the result's mean colour this fraction of the way to the painting's (0 leaves the "
+        "decoder's colours; chosen on the benchmark's dev set); not used with preserve_color or a mask"
+    )
     refine: int = _opt(
         0, "AdaIN quality mode: this many optimization iterations from the one-pass result, at refine_size, "
         f"then guided upsampling; 0 is off (seconds per iteration on a CPU); a bare --refine means "
@@ -441,6 +445,8 @@ def _validate_arbitrary_stylize(cfg: StylizeConfig) -> None:
         raise ConfigError(f"style_size must be between 16 and 8192 px, not {cfg.style_size}")
     _check_choice("upsample", cfg.upsample, UPSAMPLE_MODES)
     _check_choice("transform", cfg.transform, ARBITRARY_TRANSFORMS)
+    if not 0.0 <= cfg.color_shift <= 1.0:
+        raise ConfigError(f"color_shift must be between 0 and 1, not {cfg.color_shift}", field="color_shift")
     if not 0 <= cfg.refine <= 1000:
         raise ConfigError(
             f"refine must be between 0 (off) and 1000 iterations, not {cfg.refine}", field="refine", value=cfg.refine

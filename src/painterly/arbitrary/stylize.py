@@ -15,6 +15,8 @@ Pipeline of :func:`stylize_array` (uint8 (H, W, 3) photo in, same size out):
    encode, AdaIN in numpy with style interpolation by ``style_weights``,
    ``alpha`` and the two-style ``mask``, decode). ``transform`` picks AdaIN,
    EFDM or WCT at relu4_1 (:mod:`painterly.arbitrary.transforms`).
+   ``color_shift`` then moves the result's mean colour toward the
+   paintings' (:func:`shift_mean_colour`; not with ``preserve_color`` or a mask).
    With ``refine = N > 0``, N optimization iterations start from this result
    at ``refine_size`` px (:mod:`painterly.arbitrary.refine`), and step 5
    upsamples the refined picture instead.
@@ -147,9 +149,39 @@ class ArbitraryStylizer:
         weights = list(config.style_weights) if config.style_weights else None
         if self.mask is not None and len(stats) != 2:
             raise ConfigError(f"a mask needs exactly two style images, not {len(stats)}")
-        return stylize_pixels(
-            self.runtime, work, stats, weights, config.alpha, self.mask, transform=config.transform
-        )
+        low = stylize_pixels(self.runtime, work, stats, weights, config.alpha, self.mask, transform=config.transform)
+        if config.color_shift > 0 and config.preserve_color == "none" and self.mask is None:
+            low = shift_mean_colour(low, self.style_colour(weights), config.color_shift * config.alpha)
+        return low
+
+    def style_colour(self, weights: Optional[Sequence[float]] = None) -> np.ndarray:
+        """The styles' mean RGB colour in [0, 1], (3,) float32, weighted like their features."""
+        from .runtime import _style_weights
+
+        w = _style_weights(weights, len(self.styles))
+        means = [s.reshape(-1, 3).mean(axis=0, dtype=np.float64) / 255.0 for s in self.styles]
+        return np.sum([wk * m for wk, m in zip(w, means)], axis=0).astype(np.float32)
+
+
+def shift_mean_colour(image: np.ndarray, colour: np.ndarray, amount: float) -> np.ndarray:
+    """``image`` with its mean colour moved ``amount`` of the way to ``colour``.
+
+    The decoder gets the painting's feature statistics at relu4_1 but not its exact
+    palette: its outputs' mean colour stays between the photo's and the painting's.
+    A constant RGB offset closes that gap without touching contrast or texture
+    (matching the colour covariance as well raised the content error more than it
+    gained; docs/models.md).
+
+    Args:
+        image: float32 (h, w, 3), RGB in [0, 1] (not clamped here).
+        colour: (3,) target mean RGB in [0, 1].
+        amount: 0 (unchanged) to 1 (means equal).
+
+    Returns:
+        A new float32 (h, w, 3) array.
+    """
+    offset = np.float32(amount) * (np.asarray(colour, np.float32) - image.reshape(-1, 3).mean(axis=0, dtype=np.float64).astype(np.float32))
+    return image + offset
 
 
 def work_shape(height: int, width: int, work_size: int) -> Tuple[int, int]:
@@ -240,6 +272,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "ArbitraryStylizer",
     "resolve_adain_model",
+    "shift_mean_colour",
     "stylize_array",
     "work_shape",
 ]
