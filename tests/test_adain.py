@@ -535,15 +535,11 @@ def encoder_ops(path) -> dict:
     """Operator counts on the path from the image to the ``features`` output of an AdaIN ONNX file."""
     import onnx
 
-    graph = onnx.load(str(path)).graph
-    producer = {out: node for node in graph.node for out in node.output}
-    seen, todo, ops = set(), ["features"], {}
-    while todo:
-        node = producer.get(todo.pop())
-        if node is not None and node.name not in seen:
-            seen.add(node.name)
-            ops[node.op_type] = ops.get(node.op_type, 0) + 1
-            todo.extend(node.input)
+    from painterly.arbitrary.onnx_export import encoder_nodes
+
+    ops: dict = {}
+    for node in encoder_nodes(onnx.load(str(path)).graph):
+        ops[node.op_type] = ops.get(node.op_type, 0) + 1
     return {op: n for op, n in ops.items() if op in ("QuantizeLinear", "DequantizeLinear", "QLinearConv", "Conv", "Relu", "MaxPool")}
 
 

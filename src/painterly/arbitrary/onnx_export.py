@@ -131,6 +131,19 @@ def calibration_images(size: int = CALIBRATION_SIZE) -> List[np.ndarray]:
     return images
 
 
+def encoder_nodes(graph: Any) -> List[Any]:
+    """The nodes of an AdaIN ONNX ``graph`` on the path from the image to ``features`` (the encoder)."""
+    producer = {out: node for node in graph.node for out in node.output}
+    seen, nodes, todo = set(), [], [ONNX_FEATURES]
+    while todo:
+        node = producer.get(todo.pop())
+        if node is not None and node.name not in seen:
+            seen.add(node.name)
+            nodes.append(node)
+            todo.extend(node.input)
+    return nodes
+
+
 def quantize_encoder(model_bytes: bytes, images: Optional[Sequence[np.ndarray]] = None) -> bytes:
     """The AdaIN graph ``model_bytes`` with its encoder in int8.
 
@@ -147,13 +160,7 @@ def quantize_encoder(model_bytes: bytes, images: Optional[Sequence[np.ndarray]] 
         raise ModelError(f"int8 export needs onnxruntime's quantization tools: {exc}") from None
 
     model = onnx.load_from_string(model_bytes)
-    producer = {out: node for node in model.graph.node for out in node.output}
-    encoder, todo = set(), [ONNX_FEATURES]
-    while todo:
-        node = producer.get(todo.pop())
-        if node is not None and node.name not in encoder:
-            encoder.add(node.name)
-            todo.extend(node.input)
+    encoder = {n.name for n in encoder_nodes(model.graph)}
     # Convolutions, ReLUs and max-pools: with all three quantized the activations stay
     # uint8 from the first convolution to relu4_1 (ReLU becomes the output range of the
     # convolution before it; uint8 max-pool is exact), instead of a dequantize, a float
@@ -224,4 +231,4 @@ def export_adain_onnx(
     return write_atomic(path, quantize_encoder(data) if int8 else data)
 
 
-__all__ = ["CALIBRATION_SIZE", "OPSET", "QUANTIZED_OPS", "calibration_images", "export_adain_onnx", "onnx_bytes", "quantize_encoder"]
+__all__ = ["CALIBRATION_SIZE", "OPSET", "QUANTIZED_OPS", "calibration_images", "encoder_nodes", "export_adain_onnx", "onnx_bytes", "quantize_encoder"]
