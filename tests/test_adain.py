@@ -885,3 +885,24 @@ def test_color_shift_brings_the_output_to_the_paintings_mean_colour(monkeypatch,
     assert mean_colour_error(preserve_color="luminance") == mean_colour_error(preserve_color="luminance", color_shift=0.0)
     with pytest.raises(ConfigError, match="color_shift must be between 0 and 1"):
         StylizeConfig(color_shift=1.5)
+
+
+def test_batch_losses_total_is_the_weighted_sum_of_its_parts() -> None:
+    # The GPU recipe (training/adain/gpu_recipe.py) and train_adain share this function:
+    # a weight must reach the total exactly, and each enabled loss must appear as a part.
+    from painterly.arbitrary.train import batch_losses
+    from painterly.models.vgg import shared_vgg19
+    from painterly.training.state import Precision
+
+    torch.manual_seed(0)
+    decoder = Decoder(width=0.25)
+    c = load_image(Path(__file__).resolve().parent.parent / "src/painterly/data/chelsea.jpg", size=96)[..., :48, :48]
+    s = load_image(Path(__file__).resolve().parent.parent / "src/painterly/data/starry_night.jpg", size=96)[..., :48, :48]
+    cfg = AdaINTrainConfig(identity_weight=3.0, distribution_weight=2.0, grid_weight=0.5, style_weight=7.0)
+    total, parts = batch_losses(shared_vgg19("max"), decoder, Precision(torch.device("cpu"), False), c, s, cfg, 5)
+    assert set(parts) == {"content", "style", "distribution", "identity", "grid"}
+    expected = (parts["content"] + 7.0 * parts["style"] + 2.0 * parts["distribution"] + 3.0 * parts["identity"]
+                + 0.5 * parts["grid"])
+    assert torch.allclose(total, expected)
+    total.backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in decoder.parameters())

@@ -150,6 +150,62 @@ def adain_losses(
     return parts  # type: ignore[return-value]
 
 
+
+def _vgg_input(x: torch.Tensor) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last) if VGG_CHANNELS_LAST else x
+
+
+def batch_losses(
+    vgg: Any, decoder: Decoder, precision: Any, c: torch.Tensor, s: torch.Tensor, cfg: AdaINTrainConfig, step: int,
+) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+    """One batch's weighted total loss (with autograd) and its named parts; see the module docstring.
+
+    Args:
+        vgg: the frozen VGG19 on the decoder's device.
+        decoder: the decoder being trained.
+        precision: the run's :class:`~painterly.training.state.Precision`.
+        c, s: content and style crops, B x 3 x S x S RGB [0, 1], on the device.
+        cfg: the weights (``*_weight``) of the recipe and its ``seed``.
+        step: the iteration (seeds the sliced Wasserstein directions, so a
+            resumed run draws the same ones).
+    """
+    device = c.device
+    distribution = cfg.distribution_weight > 0
+    with torch.no_grad(), precision.vgg():
+        content_feat = vgg(_vgg_input(c), (ENCODER_LAYER,))[ENCODER_LAYER]
+        style_layers = DISTRIBUTION_LAYERS if distribution else STYLE_LAYERS
+        style_feats = {k: v.float() for k, v in vgg(_vgg_input(s), style_layers).items()}
+        target = adain(content_feat.float(), style_feats[ENCODER_LAYER])
+    identity = cfg.identity_weight > 0
+    with precision.net():
+        # One decoder pass over the AdaIN targets and, for the identity
+        # loss, the content features themselves (one batch runs faster).
+        decoded = decoder(torch.cat([target, content_feat.to(target.dtype)]) if identity else target)
+    if identity:
+        decoded, rebuilt = decoded.split(len(target))
+    directions = None
+    if distribution:
+        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+        directions = {
+            name: random_directions(style_feats[name].shape[1], DISTRIBUTION_DIRECTIONS, generator=gen, device=device)
+            for name in DISTRIBUTION_LAYERS
+        }
+    with precision.vgg():
+        parts = adain_losses(
+            vgg, precision.vgg_input(decoded), target, style_feats, channels_last=VGG_CHANNELS_LAST, directions=directions,
+        )
+    total = cfg.content_weight * parts["content"] + cfg.style_weight * parts["style"]
+    if distribution:
+        total = total + cfg.distribution_weight * parts["distribution"]
+    if identity:
+        parts["identity"] = torch.nn.functional.mse_loss(rebuilt.float(), c)
+        total = total + cfg.identity_weight * parts["identity"]
+    if cfg.grid_weight > 0:
+        parts["grid"] = grid_loss(decoded, c)
+        total = total + cfg.grid_weight * parts["grid"]
+    return total, parts
+
+
 def recipe_stages(
     cfg: AdaINTrainConfig, state: Optional[Dict[str, Any]], start_iteration: int, data: Optional[Dict[str, int]] = None
 ) -> List[Dict[str, Any]]:
@@ -276,9 +332,6 @@ def train_adain(config: AdaINTrainConfig, callback: OptionalTrainCallback = None
     prefetch = 3 if device.type == "cuda" else 1
     streams = {key: BatchStream(sampler, prefetch=prefetch) for key, sampler in samplers.items()}
 
-    def vgg_input(x: torch.Tensor) -> torch.Tensor:
-        return x.contiguous(memory_format=torch.channels_last) if VGG_CHANNELS_LAST else x
-
     iteration = run.start_iteration
     skipped = content_skipped + style_skipped
 
@@ -305,41 +358,7 @@ def train_adain(config: AdaINTrainConfig, callback: OptionalTrainCallback = None
         s = style_batch.to(device, non_blocking=True)
         for group in optimizer.param_groups:
             group["lr"] = cfg.lr / (1.0 + cfg.lr_decay * step)
-        distribution = cfg.distribution_weight > 0
-        with torch.no_grad(), precision.vgg():
-            content_feat = vgg(vgg_input(c), (ENCODER_LAYER,))[ENCODER_LAYER]
-            style_layers = DISTRIBUTION_LAYERS if distribution else STYLE_LAYERS
-            style_feats = {k: v.float() for k, v in vgg(vgg_input(s), style_layers).items()}
-            target = adain(content_feat.float(), style_feats[ENCODER_LAYER])
-        identity = cfg.identity_weight > 0
-        with precision.net():
-            # One decoder pass over the AdaIN targets and, for the identity
-            # loss, the content features themselves (one batch runs faster).
-            decoded = decoder(torch.cat([target, content_feat.to(target.dtype)]) if identity else target)
-        if identity:
-            decoded, rebuilt = decoded.split(len(target))
-        directions = None
-        if distribution:
-            # From the seed and the iteration: a resumed run draws the same directions.
-            gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
-            directions = {
-                name: random_directions(style_feats[name].shape[1], DISTRIBUTION_DIRECTIONS, generator=gen, device=device)
-                for name in DISTRIBUTION_LAYERS
-            }
-        with precision.vgg():
-            parts = adain_losses(
-                vgg, precision.vgg_input(decoded), target, style_feats,
-                channels_last=VGG_CHANNELS_LAST, directions=directions,
-            )
-        total = cfg.content_weight * parts["content"] + cfg.style_weight * parts["style"]
-        if distribution:
-            total = total + cfg.distribution_weight * parts["distribution"]
-        if identity:
-            parts["identity"] = torch.nn.functional.mse_loss(rebuilt.float(), c)
-            total = total + cfg.identity_weight * parts["identity"]
-        if cfg.grid_weight > 0:
-            parts["grid"] = grid_loss(decoded, c)
-            total = total + cfg.grid_weight * parts["grid"]
+        total, parts = batch_losses(vgg, decoder, precision, c, s, cfg, step)
         return total, parts, {"content": content_state, "style": style_state}
 
     def commit(done: int, states: Any) -> None:
@@ -360,6 +379,6 @@ def train_adain(config: AdaINTrainConfig, callback: OptionalTrainCallback = None
 
 __all__ = [
     "AdaINTrainResult", "DISTRIBUTION_DIRECTIONS", "DISTRIBUTION_LAYERS", "PREVIEW_CONTENT", "PREVIEW_STYLE",
-    "STAGE_FIELDS", "adain_losses", "recipe_stages",
+    "STAGE_FIELDS", "adain_losses", "batch_losses", "recipe_stages",
     "render_preview", "train_adain",
 ]
