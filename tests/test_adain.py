@@ -832,8 +832,8 @@ def _scoring() -> Any:
 
 
 #: Upper bound of :func:`benchmarks.scoring.grid_energy` for the bundled decoder on the test below.
-#: The 19,050-iteration decoder (trained with the grid loss) scores 0.77 here (astronaut at 256 px,
-#: wave.jpg); the 18,200-iteration one before it 2.93, the 12,502-iteration one 5.28, so 2 fails a
+#: The 27,285-iteration decoder scores 0.62 here (astronaut at 256 px, wave.jpg); the
+#: 19,050-iteration one (the first trained with the grid loss) 0.77, the 18,200-iteration one 2.93, the 12,502-iteration one 5.28, so 2 fails a
 #: return to either grid. A photo scores 1 against itself, the photo plus a 12-level line grid every
 #: 4 px about 11.
 GRID_LIMIT = 2.0
