@@ -113,7 +113,7 @@ class GPUCrops:
     def next(self) -> torch.Tensor:
         from painterly.training.data import JITTER_BRIGHTNESS, JITTER_HUE_DEGREES, JITTER_SATURATION, jitter_colors
 
-        r = torch.rand(self.batch, 7, generator=self.gen).tolist()
+        r = torch.rand(self.batch, 8, generator=self.gen).tolist()
         out = []
         for u in r:
             img = self.images[int(u[0] * len(self.images))]
@@ -129,7 +129,7 @@ class GPUCrops:
                 j = self.color_jitter
                 crop = jitter_colors(
                     crop, (2 * u[5] - 1) * JITTER_HUE_DEGREES * j, 1 + (2 * u[6] - 1) * JITTER_SATURATION * j,
-                    1 + (2 * u[5] - 1) * JITTER_BRIGHTNESS * j,
+                    1 + (2 * u[7] - 1) * JITTER_BRIGHTNESS * j,
                 )
             out.append(crop.clamp_(0.0, 1.0))
         return torch.cat(out)
@@ -166,7 +166,8 @@ def train(args: argparse.Namespace) -> None:
     model, info = load_model(args.init, device, kind="adain")
     decoder = model.decoder if hasattr(model, "decoder") else model
     decoder.train()
-    init_meta = json.loads(json.dumps(getattr(info, "train", None) or {}, default=str))
+    # The start model's training record (config, stages, losses) carries over, this stage appended.
+    init_meta = json.loads(json.dumps(info.meta.get("train") or {}, default=str))
     start_iter = int(args.start_iteration)
     cfg = AdaINTrainConfig(
         content="pack/content", style="pack/style", output="adain.safetensors", image_size=args.size,
@@ -198,11 +199,14 @@ def train(args: argparse.Namespace) -> None:
             "identity_weight": args.identity, "distribution_weight": args.distribution, "grid_weight": args.grid,
             "style_color_jitter": args.color_jitter, "scale_max": args.scale_max, "style_scale_max": args.style_scale_max,
             "upsample": cfg.upsample, "recipe": "training/adain/gpu_recipe.py",
+            "device": torch.cuda.get_device_name(device) if device.type == "cuda" else str(device),
+            "seconds": round(time.perf_counter() - t0, 1),
         }
         meta = dict(init_meta)
         meta.update(
             iterations=done, final_losses=means, hardware=hardware(device),
-            stages=[*init_meta.get("stages", []), stage], gpu_seconds=round(time.perf_counter() - t0, 1),
+            stages=[*init_meta.get("stages", []), stage],
+            seconds=round(float(init_meta.get("seconds", 0.0)) + stage["seconds"], 1),
         )
         path = Path(args.out) / f"{args.tag}_{done}.safetensors"
         decoder.eval()
