@@ -906,3 +906,18 @@ def test_batch_losses_total_is_the_weighted_sum_of_its_parts() -> None:
     assert torch.allclose(total, expected)
     total.backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in decoder.parameters())
+
+
+def test_conv_after_nearest_upsample_equals_upsampling_then_convolving() -> None:
+    # The decoder's phase convolution must stay the paper's layer (upsample, reflect-pad, conv),
+    # including at the borders and for odd sizes.
+    import torch.nn.functional as F
+
+    from painterly.models.adain import conv_after_nearest_upsample
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(6, 5, 3)
+    for h, w in ((1, 1), (2, 3), (7, 4)):
+        x = torch.randn(2, 6, h, w)
+        reference = conv(F.pad(F.interpolate(x, scale_factor=2, mode="nearest"), (1, 1, 1, 1), mode="reflect"))
+        torch.testing.assert_close(conv_after_nearest_upsample(x, conv), reference, atol=1e-5, rtol=1e-5)

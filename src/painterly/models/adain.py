@@ -226,16 +226,55 @@ class Decoder(nn.Module):
             raise ImageError(f"the decoder takes B x 512 x h x w features, got {tuple(t.shape)}")
         x = t
         last = _DECODER_LAYERS[-1][0]
+        enlarge = False  # the previous layer asked for a x2 upsampling, not yet done
         for name, conv in self.convs.items():
-            x = conv(F.pad(x, (1, 1, 1, 1), mode="reflect"))
+            if enlarge and self.upsample == "nearest":
+                x = conv_after_nearest_upsample(x, conv)
+            else:
+                if enlarge:
+                    x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+                x = conv(F.pad(x, (1, 1, 1, 1), mode="reflect"))
             if name != last:
                 x = F.relu(x)
-            if self._upsample[name]:
-                if self.upsample == "nearest":
-                    x = F.interpolate(x, scale_factor=2, mode="nearest")
-                else:
-                    x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+            enlarge = self._upsample[name]
         return x
+
+
+def conv_after_nearest_upsample(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """``conv(reflect_pad_1(nearest_upsample_x2(x)))`` for a 3 x 3 ``conv``, in 16 instead of 36 MACs a weight.
+
+    Each output pixel of a 3 x 3 convolution over a nearest-upsampled map
+    reads only 2 x 2 distinct input pixels, which phase ``(a, b)`` (its row
+    and column parity) weights with the kernel's taps summed along the
+    repeated rows and columns. Reflection padding by 1 of the upsampled map
+    equals replicate padding of ``x``, so one 2 x 2 convolution of the
+    replicate-padded ``x`` with the four phases' kernels (4 x the output
+    channels) gives every phase, offset by ``(a, b)``; interleaving them
+    (DepthToSpace) is the result. Equal up to float rounding; the decoder
+    spends 42% of its multiply-adds in the three convolutions that follow an
+    upsampling, and this skips 5/9 of those and the upsampled map itself.
+
+    Args:
+        x: B x C x h x w.
+        conv: 3 x 3 convolution without padding, C -> C_out.
+
+    Returns:
+        B x C_out x 2h x 2w.
+    """
+    w = conv.weight  # C_out x C x 3 x 3
+    b, _, h, wd = x.shape
+    # Taps by row parity: even output rows read input rows (i-1, i), odd ones (i, i+1).
+    rows = (torch.stack([w[:, :, 0], w[:, :, 1] + w[:, :, 2]], 2), torch.stack([w[:, :, 0] + w[:, :, 1], w[:, :, 2]], 2))
+    kernels = [
+        torch.stack([k[..., 0], k[..., 1] + k[..., 2]], -1) if col == 0 else torch.stack([k[..., 0] + k[..., 1], k[..., 2]], -1)
+        for k in rows for col in (0, 1)
+    ]  # phases (0, 0), (0, 1), (1, 0), (1, 1): each C_out x C x 2 x 2
+    bias = conv.bias.repeat(4) if conv.bias is not None else None
+    z = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), torch.cat(kernels), bias)  # B x 4 C_out x h+1 x w+1
+    c_out = w.shape[0]
+    phases = [z[:, k * c_out:(k + 1) * c_out, a:a + h, col:col + wd] for k, (a, col) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1)))]
+    # pixel_shuffle wants channel c * 4 + (row parity * 2 + column parity).
+    return F.pixel_shuffle(torch.stack(phases, 2).reshape(b, 4 * c_out, h, wd), 2)
 
 
 def _pad_to_stride(image: torch.Tensor, border: int = 0) -> Tuple[torch.Tensor, Tuple[int, int]]:
