@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 #: Folders of ../shared/datasets packed for training (style_eval never is).
 PACKED = {"content": ("content",), "style": ("style", "style_more")}
-#: Packed images: short side this many px, long side at most 1.6 times it (centre crop beyond).
+#: Packed images: short side PACK_SHORT px, long side at most PACK_LONG (centre crop beyond).
 PACK_SHORT = 288
 PACK_QUALITY = 85
 PACK_LONG = 400
@@ -70,7 +70,10 @@ def unpack_vgg(packed: Path, site: Path) -> None:
 
 
 def pack(datasets: Path, out: Path) -> None:
-    """Write PACK/content/*.webp and PACK/style/*.webp (WebP: 15% smaller than JPEG at the same quality, and no 8 px blocks for the decoder to learn), scaled to :data:`PACK_SHORT` px short side."""
+    """Write PACK/content/*.webp and PACK/style/*.webp at :data:`PACK_SHORT` px short side.
+
+    WebP: 15% smaller than JPEG at the same quality, and no 8 px blocks for the decoder to learn.
+    """
     from PIL import Image
 
     from painterly.training.data import scan_images
@@ -154,7 +157,7 @@ def train(args: argparse.Namespace) -> None:
     from painterly.arbitrary.train import batch_losses
     from painterly.config import AdaINTrainConfig
     from painterly.models.adain import save_adain
-    from painterly.models.checkpoints import load_model, read_model_info
+    from painterly.models.checkpoints import load_model
     from painterly.models.vgg import shared_vgg19
     from painterly.training.common import hardware
     from painterly.training.state import Precision
@@ -168,7 +171,7 @@ def train(args: argparse.Namespace) -> None:
     decoder.train()
     # The start model's training record (config, stages, losses) carries over, this stage appended.
     init_meta = json.loads(json.dumps(info.meta.get("train") or {}, default=str))
-    start_iter = int(args.start_iteration)
+    start_iter = int(init_meta.get("iterations", 0) if args.start_iteration is None else args.start_iteration)
     cfg = AdaINTrainConfig(
         content="pack/content", style="pack/style", output="adain.safetensors", image_size=args.size,
         batch_size=args.batch, width=info.options.get("width", 1.0), lr=args.lr, identity_weight=args.identity,
@@ -183,7 +186,7 @@ def train(args: argparse.Namespace) -> None:
                      scale=(1.0, args.style_scale_max), color_jitter=args.color_jitter)
     optimizer = torch.optim.Adam(decoder.parameters(), lr=args.lr)
     print(f"[{args.tag}] ready in {time.perf_counter() - started:.1f} s: {len(content.images)} photos, "
-          f"{len(style.images)} paintings, {read_model_info(args.init).options}", flush=True)
+          f"{len(style.images)} paintings, {info.options}", flush=True)
 
     deadline = started + args.seconds
     marks = sorted(started + f * args.seconds for f in args.snapshots)
@@ -253,7 +256,8 @@ def main() -> None:
     t = sub.add_parser("train")
     t.add_argument("--pack", required=True)
     t.add_argument("--init", required=True, help="AdaIN model to start from")
-    t.add_argument("--start-iteration", type=int, default=0, help="iterations the init model has had")
+    t.add_argument("--start-iteration", type=int, default=None,
+                   help="iterations the init model has had (default: from its metadata)")
     t.add_argument("--out", required=True)
     t.add_argument("--tag", default="adain")
     t.add_argument("--seconds", type=float, default=480)
