@@ -150,7 +150,6 @@ def adain_losses(
     return parts  # type: ignore[return-value]
 
 
-
 def _vgg_input(x: torch.Tensor) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if VGG_CHANNELS_LAST else x
 

@@ -240,6 +240,10 @@ class Decoder(nn.Module):
         return x
 
 
+#: The four output phases of a x2 upsampling, (row parity, column parity), in DepthToSpace's channel order.
+_PHASES = ((0, 0), (0, 1), (1, 0), (1, 1))
+
+
 def _fold_taps(kernel: torch.Tensor, dim: int, odd: int) -> torch.Tensor:
     """A 3-tap kernel axis as the 2 taps one parity of a x2 nearest upsampling sees: even output
     rows (or columns) read input (i-1, i, i) -> (i-1, i), odd ones (i, i, i+1) -> (i, i+1)."""
@@ -270,12 +274,11 @@ def conv_after_nearest_upsample(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tenso
     """
     w = conv.weight  # C_out x C x 3 x 3
     b, _, h, wd = x.shape
-    # phases (0, 0), (0, 1), (1, 0), (1, 1) (row, column parity): each C_out x C x 2 x 2
-    kernels = [_fold_taps(_fold_taps(w, 2, row), 3, col) for row in (0, 1) for col in (0, 1)]
+    kernels = [_fold_taps(_fold_taps(w, 2, row), 3, col) for row, col in _PHASES]  # each C_out x C x 2 x 2
     bias = conv.bias.repeat(4) if conv.bias is not None else None
     z = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), torch.cat(kernels), bias)  # B x 4 C_out x h+1 x w+1
     c_out = w.shape[0]
-    phases = [z[:, k * c_out:(k + 1) * c_out, a:a + h, col:col + wd] for k, (a, col) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1)))]
+    phases = [z[:, k * c_out:(k + 1) * c_out, row:row + h, col:col + wd] for k, (row, col) in enumerate(_PHASES)]
     # pixel_shuffle wants channel c * 4 + (row parity * 2 + column parity).
     return F.pixel_shuffle(torch.stack(phases, 2).reshape(b, 4 * c_out, h, wd), 2)
 
