@@ -27,6 +27,7 @@ Usage: python benchmarks/batch_scaling.py [--images 24] [--size 1024] [--opt-ima
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -97,10 +98,14 @@ def painterly(*args: Any) -> Tuple[float, Optional[Dict[str, Any]], str]:
     return wall, report, proc.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _free_ports(count: int) -> List[int]:
+    """``count`` distinct free ports on 127.0.0.1: every socket stays bound until all are drawn, so
+    the kernel cannot hand one port out twice (Ray refuses two components on one port)."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
 
 
 class Cluster:
@@ -113,10 +118,10 @@ class Cluster:
 
     def __init__(self, cpus: int = 2) -> None:
         self.temp = tempfile.mkdtemp(prefix="pbray", dir="/tmp")
-        self.port = _free_port()
-        flags = [x for name in ("ray-client-server-port", "dashboard-port", "dashboard-agent-listen-port",
-                                "dashboard-agent-grpc-port", "runtime-env-agent-port", "metrics-export-port")
-                 for x in (f"--{name}", str(_free_port()))]
+        names = ("ray-client-server-port", "dashboard-port", "dashboard-agent-listen-port",
+                 "dashboard-agent-grpc-port", "runtime-env-agent-port", "metrics-export-port")
+        self.port, *others = _free_ports(1 + len(names))
+        flags = [x for name, number in zip(names, others) for x in (f"--{name}", str(number))]
         ray = str(Path(sys.executable).with_name("ray"))
         start = time.perf_counter()
         self.proc = subprocess.Popen(

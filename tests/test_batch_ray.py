@@ -8,6 +8,7 @@ would stop every Ray on the machine).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -27,10 +28,15 @@ from painterly.batch.manifest import read_manifest
 from test_batch import IMAGES, _photo, photos, run, same_files, sigkill_first_holder
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _free_ports(count: int) -> list:
+    """``count`` distinct free TCP ports on 127.0.0.1. The sockets stay open until all are drawn:
+    closing each before drawing the next lets the kernel hand the same port out twice, and Ray
+    refuses to start when two of its components share one."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
 
 
 def _session_pids(sid: int) -> list:
@@ -54,10 +60,10 @@ def ray_address():
     """``HOST:PORT`` of a 2-CPU Ray head on 127.0.0.1, stopped after this file's tests (not kept
     running, with its memory, through the rest of a full test run)."""
     temp = tempfile.mkdtemp(prefix="pray", dir="/tmp")  # Ray's socket paths must stay short
-    port = _free_port()
-    flags = {f"--{name}": str(_free_port()) for name in (
-        "ray-client-server-port", "dashboard-port", "dashboard-agent-listen-port", "dashboard-agent-grpc-port",
-        "runtime-env-agent-port", "metrics-export-port", "node-manager-port", "object-manager-port")}
+    names = ("ray-client-server-port", "dashboard-port", "dashboard-agent-listen-port", "dashboard-agent-grpc-port",
+             "runtime-env-agent-port", "metrics-export-port", "node-manager-port", "object-manager-port")
+    port, *others = _free_ports(1 + len(names))
+    flags = {f"--{name}": str(number) for name, number in zip(names, others)}
     # Token auth off on both sides: a ~/.ray/auth_token left by some other Ray (ray.init() makes one)
     # would otherwise switch the head to token mode and this test's driver would not match it.
     settings = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
